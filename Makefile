@@ -1,0 +1,45 @@
+# legion-misp: the two front-door commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP_DEMO := $(VENV)/.installed-demo
+STAMP_TEST := $(VENV)/.installed-test
+STAMP_BENCH := $(VENV)/.installed-bench
+
+.PHONY: demo test bench lint clean help
+
+help:
+	@echo "make demo   - create .venv, install legion-misp, run 'legion demo' (writes ./demo-output/)"
+	@echo "make test   - create .venv, install with test extras, run ruff and pytest"
+	@echo "make bench  - run the benchmarks, write benchmarks/results.md and benchmarks/results.json"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_DEMO): $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e '.[modules]'
+	touch $@
+
+$(STAMP_TEST): $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(STAMP_DEMO)
+
+$(STAMP_BENCH): $(STAMP_TEST)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+demo: $(STAMP_DEMO)
+	$(BIN)/legion demo
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check legion_misp connectors misp_modules tests benchmarks examples
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP_BENCH)
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) demo-output benchmarks/out
