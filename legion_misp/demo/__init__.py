@@ -1,0 +1,63 @@
+"""``legion demo``: the whole system on one machine, on embedded defaults.
+
+The demo is a list of stages (:data:`legion_misp.demo.stages.STAGES`); each capability adds its own. A stage
+receives the shared :class:`DemoContext` and returns a :class:`StageResult` with rows for the summary table.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import legion_misp
+
+
+@dataclass
+class StageResult:
+    name: str
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    ok: bool = True
+    seconds: float = 0.0
+
+
+@dataclass
+class DemoContext:
+    out_dir: Path
+    events_dir: Path
+    echo: Callable[[str], None] = print
+    data: dict[str, Any] = field(default_factory=dict)  # what stages hand to later stages
+
+
+Stage = Callable[[DemoContext], StageResult]
+
+
+def default_events_dir() -> Path:
+    """``examples/events`` of the source tree legion-misp runs from."""
+    return Path(legion_misp.__file__).resolve().parent.parent / "examples" / "events"
+
+
+def run_demo(ctx: DemoContext, stages: list[tuple[str, Stage]]) -> list[StageResult]:
+    results = []
+    for index, (title, stage) in enumerate(stages, start=1):
+        ctx.echo(f"[{index}/{len(stages)}] {title} ...")
+        started = time.perf_counter()
+        result = stage(ctx)
+        result.seconds = time.perf_counter() - started
+        results.append(result)
+        ctx.echo(f"      {'done' if result.ok else 'FAILED'} in {result.seconds:.1f} s")
+        if not result.ok:
+            break
+    return results
+
+
+def format_summary(results: list[StageResult]) -> str:
+    rows = [(r.name, key, value) for r in results for key, value in (r.rows or [("", "")])]
+    widths = [max(len(row[i]) for row in [("stage", "what", "result"), *rows]) for i in range(3)]
+    line = "+".join("-" * (w + 2) for w in widths)
+    out = [line, " | ".join(h.ljust(w) for h, w in zip(("stage", "what", "result"), widths, strict=True)), line]
+    out += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    out.append(line)
+    return "\n".join(out)
