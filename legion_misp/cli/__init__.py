@@ -67,7 +67,8 @@ _register_commands()
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turn LegionError into a one-line message and its exit code."""
     try:
-        cli.main(args=argv, prog_name="legion", standalone_mode=False)
+        # In non-standalone mode click returns ctx.exit()'s code instead of raising Exit.
+        code = cli.main(args=argv, prog_name="legion", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -85,4 +86,4 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         click.echo(f"Error: {redact(str(exc))}", err=True)
         sys.exit(EXIT_USAGE)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
