@@ -54,10 +54,12 @@ def run_demo(ctx: DemoContext, stages: list[tuple[str, Stage]]) -> list[StageRes
 
 
 def format_summary(results: list[StageResult]) -> str:
+    header = ("stage", "what", "result")
     rows = [(r.name, key, value) for r in results for key, value in (r.rows or [("", "")])]
-    widths = [max(len(row[i]) for row in [("stage", "what", "result"), *rows]) for i in range(3)]
-    line = "+".join("-" * (w + 2) for w in widths)
-    out = [line, " | ".join(h.ljust(w) for h, w in zip(("stage", "what", "result"), widths, strict=True)), line]
-    out += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    out.append(line)
-    return "\n".join(out)
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    return "\n".join([rule, line(header), rule, *(line(r) for r in rows), rule])
