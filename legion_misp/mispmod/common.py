@@ -65,17 +65,20 @@ def existing_file(settings: dict[str, str], key: str, what: str) -> Path | None:
     return path
 
 
-def contain(module_name: str, work: Handler, *, expansion: bool = False) -> Handler:
+def contain(module_name: str, work: Handler, *, expansion: bool = False,
+            max_error_chars: int = MAX_ERROR_CHARS) -> Handler:
     """Wrap ``work`` so any failure becomes ``{"error": ...}``; expansion answers always carry ``results``."""
 
     def dict_handler(request: Any = None) -> dict[str, Any]:
         try:
             answer = work(check_shape(request))
         except ModuleInputError as exc:
-            answer = {"error": _short(f"{module_name}: {exc}")}
+            answer = {"error": _short(f"{module_name}: {exc}", MAX_ERROR_CHARS)}
         except Exception:  # contained: a module must never crash the server or show a traceback
             log.exception("%s failed", module_name)
             answer = {"error": f"{module_name}: internal error (details are in the misp-modules server log)"}
+        if isinstance(answer.get("error"), str):
+            answer["error"] = _short(answer["error"], max_error_chars)
         if expansion and "results" not in answer:
             answer["results"] = {}
         return answer
@@ -98,5 +101,5 @@ def bytes_handler(dict_handler: Handler) -> Callable[..., Any]:
     return handler
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
