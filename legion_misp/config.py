@@ -8,6 +8,7 @@ its key path in one :class:`~legion_misp.errors.ConfigError`.
 from __future__ import annotations
 
 import base64
+import importlib
 import ipaddress
 import os
 import re
@@ -147,6 +148,14 @@ _SECTIONS: dict[str, tuple[Key, ...]] = {
 }
 _REQUIRED_SECTIONS = {"organisation"}
 
+# Modules that register their own sections when imported; imported before a configuration is validated.
+SECTION_MODULES: tuple[str, ...] = ("legion_misp.privacy.policy",)
+
+
+def _import_section_modules() -> None:
+    for module_name in SECTION_MODULES:
+        importlib.import_module(module_name)
+
 
 def register_section(name: str, keys: tuple[Key, ...]) -> None:
     """Declare a configuration section (``[name]``) and its keys. Re-registering replaces the keys."""
@@ -162,6 +171,7 @@ def register_keys(section: str, keys: tuple[Key, ...]) -> None:
 
 def registered_sections() -> dict[str, tuple[Key, ...]]:
     """All known sections and their keys (for documentation and ``legion config reference``)."""
+    _import_section_modules()
     return dict(_SECTIONS)
 
 
@@ -249,6 +259,7 @@ def load_default_config(base_dir: Path | None = None) -> Config:
 
 
 def parse_config(text: str, *, base_dir: Path, path: Path | None = None) -> Config:
+    _import_section_modules()
     where = str(path) if path else "<embedded default>"
     try:
         raw = tomllib.loads(text)
