@@ -8,6 +8,7 @@ its key path in one :class:`~legion_misp.errors.ConfigError`.
 from __future__ import annotations
 
 import base64
+import importlib
 import ipaddress
 import os
 import re
@@ -146,6 +147,8 @@ _SECTIONS: dict[str, tuple[Key, ...]] = {
     "ledger": LEDGER_KEYS,
 }
 _REQUIRED_SECTIONS = {"organisation"}
+# Modules that register their own sections/keys on import; parse_config imports them first.
+SECTION_MODULES: tuple[str, ...] = ("connectors.settings",)
 
 
 def register_section(name: str, keys: tuple[Key, ...]) -> None:
@@ -250,6 +253,8 @@ def load_default_config(base_dir: Path | None = None) -> Config:
 
 def parse_config(text: str, *, base_dir: Path, path: Path | None = None) -> Config:
     where = str(path) if path else "<embedded default>"
+    for module_name in SECTION_MODULES:
+        importlib.import_module(module_name)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
