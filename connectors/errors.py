@@ -37,6 +37,15 @@ class ProtocolError(SyncError):
     """The server answered something a TAXII 2.1 server should not (bad JSON, missing fields, unexpected status)."""
 
 
+class InvalidPageError(ProtocolError):
+    """A page that is not a TAXII envelope (not JSON, not an object). ``payload`` keeps its first bytes for the
+    quarantine."""
+
+    def __init__(self, message: str, *, payload: str = "", **kwargs: object):
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.payload = payload
+
+
 class NextExpiredError(ProtocolError):
     """A ``next`` token was refused (expired, exhausted, or filters changed): resume from the cursor."""
 

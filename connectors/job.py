@@ -24,7 +24,7 @@ from legion_misp.stores import EventStore, open_store
 from legion_misp.stores.events import event_tag_names
 
 from .datastore import TaxiiCollectionSink, TaxiiCollectionSource
-from .errors import LockedError, SyncError
+from .errors import InvalidPageError, LockedError, SyncError
 from .publish import Publisher, PushStats
 from .pull import Puller, PullStats
 from .sanitize import SanitizeHook, resolve_sanitizer
@@ -214,6 +214,14 @@ class SyncJob:
                                 progress=self.progress(f"pull {collection.collection}") if self.progress else None)
                 report.pull = puller.stats
                 puller.pull()
+        except InvalidPageError as exc:  # nothing on the page can be trusted: keep it for inspection, cursor kept
+            report.error = str(exc)
+            if not self.dry_run:
+                with state.transaction():
+                    state.quarantine(collection.key, f"page refused: {exc}", payload=exc.payload)
+                if report.pull:
+                    report.pull.quarantined += 1
+            log.error("pull from %s failed: %s", collection.key, exc)
         except SyncError as exc:
             report.error = str(exc)
             log.error("pull from %s failed: %s", collection.key, exc)

@@ -44,6 +44,7 @@ from taxii2client.v21 import ApiRoot, Collection, Status
 from .errors import (
     AccessDeniedError,
     AuthenticationError,
+    InvalidPageError,
     NextExpiredError,
     ProtocolError,
     SyncError,
@@ -315,16 +316,18 @@ class TaxiiClient:
         if response.status_code != 200:
             raise _error_for(response, "get objects", self.key)
         body = response.content
+        preview = body[:65536].decode("utf-8", errors="replace")
         try:
             envelope = json.loads(body)
         except (ValueError, RecursionError) as exc:
-            raise ProtocolError(f"the objects page is not valid JSON ({_reason(exc)})", collection=self.key,
-                                status=200) from None
+            raise InvalidPageError(f"the objects page is not valid JSON ({_reason(exc)})", collection=self.key,
+                                   status=200, payload=preview) from None
         if not isinstance(envelope, dict):
-            raise ProtocolError("the objects page is not a TAXII envelope (not a JSON object)", collection=self.key)
+            raise InvalidPageError("the objects page is not a TAXII envelope (not a JSON object)",
+                                   collection=self.key, payload=preview)
         objects = envelope.get("objects", [])
         if not isinstance(objects, list):
-            raise ProtocolError("the envelope's 'objects' is not a list", collection=self.key)
+            raise InvalidPageError("the envelope's 'objects' is not a list", collection=self.key, payload=preview)
         next_value = envelope.get("next")
         return Page(objects=objects, more=bool(envelope.get("more", False)),
                     next=str(next_value) if next_value not in (None, "") else None,
