@@ -147,11 +147,8 @@ _SECTIONS: dict[str, tuple[Key, ...]] = {
     "ledger": LEDGER_KEYS,
 }
 _REQUIRED_SECTIONS = {"organisation"}
-# Modules that register their own sections/keys on import; parse_config imports them first.
-SECTION_MODULES: tuple[str, ...] = ("connectors.settings",)
-
-# Modules that register their own sections when imported; imported before a configuration is validated.
-SECTION_MODULES: tuple[str, ...] = ("legion_misp.privacy.policy",)
+# Modules that register their own sections/keys on import; imported before a configuration is validated.
+SECTION_MODULES: tuple[str, ...] = ("legion_misp.privacy.policy", "connectors.settings")
 
 
 def _import_section_modules() -> None:
@@ -263,8 +260,6 @@ def load_default_config(base_dir: Path | None = None) -> Config:
 def parse_config(text: str, *, base_dir: Path, path: Path | None = None) -> Config:
     _import_section_modules()
     where = str(path) if path else "<embedded default>"
-    for module_name in SECTION_MODULES:
-        importlib.import_module(module_name)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import make_event
+
+from tests.helpers import make_event
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 from click.testing import CliRunner
-from helpers import EXAMPLE_EVENTS, REPO, make_event
 
 from legion_misp.cli import cli
 from legion_misp.stores import FeedStore
+from tests.helpers import EXAMPLE_EVENTS, REPO, make_event
 
 
 def _run(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from helpers import load_example_events
-from misp_double import RunningDouble
 
 from legion_misp.secrets import Secret
 from legion_misp.stores import FeedStore, MemoryEventStore
 from legion_misp.stores.events import normalise_event
 from legion_misp.stores.misp_api import MispApiStore
+from tests.helpers import load_example_events
+from tests.misp_double import RunningDouble
 
 
 @pytest.fixture(scope="module")

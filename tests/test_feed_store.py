@@ -11,12 +11,12 @@ import sys
 import textwrap
 
 import pytest
-from helpers import REPO, make_event
 
 from legion_misp.errors import EventFormatError, StoreError
 from legion_misp.stores import FeedStore, MemoryEventStore, UpsertResult
 from legion_misp.stores.events import normalise_event
 from legion_misp.stores.feed import MANIFEST_KEYS, ManifestMismatchError
+from tests.helpers import REPO, make_event
 
 
 def test_layout_matches_misp_feed_format(tmp_path, events):

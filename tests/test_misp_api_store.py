@@ -9,14 +9,14 @@ from __future__ import annotations
 import socket
 
 import pytest
-from helpers import make_event
-from misp_double import RunningDouble
 
 from legion_misp.errors import StoreError
 from legion_misp.secrets import Secret
 from legion_misp.stores import UpsertResult
 from legion_misp.stores.events import normalise_event
 from legion_misp.stores.misp_api import MispApiStore
+from tests.helpers import make_event
+from tests.misp_double import RunningDouble
 
 KEY = "a" * 40
 

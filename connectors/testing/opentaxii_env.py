@@ -62,7 +62,7 @@ def ensure_venv(root: Path | None = None, *, timeout: float = 900.0) -> Path:
 
 def _run(command: list[str], timeout: float) -> None:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603 - fixed argv
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise OpenTaxiiEnvError(f"{command[2:5]} timed out after {timeout:.0f} s") from exc
     if done.returncode != 0:

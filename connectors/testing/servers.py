@@ -53,7 +53,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> None:
         log = open(self.log_path, "ab")  # closed when the process is reaped
-        self.process = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,  # noqa: S603 - fixed argv
+        self.process = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
@@ -260,7 +260,7 @@ class OpenTaxiiServer:
             self._cli("opentaxii-add-collection", *args)
         for username, password in accounts.items():
             self._cli("opentaxii-create-account", "-u", username, "-p", password)
-        done = subprocess.run([str(self.python), "-c", _SET_PERMISSIONS], env=self.env, cwd=self.workdir,  # noqa: S603 - fixed argv
+        done = subprocess.run([str(self.python), "-c", _SET_PERMISSIONS], env=self.env, cwd=self.workdir,
                               input=json.dumps({"permissions": permissions, "passwords": accounts}),
                               capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0:
@@ -275,7 +275,7 @@ class OpenTaxiiServer:
                                accounts=dict(accounts))
 
     def _cli(self, name: str, *args: str) -> None:
-        done = subprocess.run([str(self.bin / name), *args], env=self.env, cwd=self.workdir, capture_output=True,  # noqa: S603 - fixed argv
+        done = subprocess.run([str(self.bin / name), *args], env=self.env, cwd=self.workdir, capture_output=True,
                               text=True, timeout=120, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{name} failed ({done.returncode}):\n{done.stderr[-2000:]}")

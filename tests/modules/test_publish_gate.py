@@ -6,10 +6,10 @@ import copy
 import json
 
 import pytest
-from helpers import REPO, SHARED, load_example_events, make_event
 
 from legion_misp.config import load_default_config
 from legion_misp.mispmod.exposure import find_exposures
+from tests.helpers import REPO, SHARED, load_example_events, make_event
 
 CONFIG = REPO / "legion_misp" / "data" / "legion.example.toml"
 ORG = load_default_config().organisation
