@@ -1,9 +1,10 @@
 """MISP action module ``legion_publish_gate``: a blocking workflow action for the ``event-publish`` trigger.
 
 It fails (which blocks publishing) with the reasons when the event would share policy-protected values at
-distribution ≥ 1 (internal or own public IPs, internal hosts/domains/e-mails, targeting data, sensitive terms and
-patterns, the organisation's real name); otherwise it passes (``{"data": true}``). Reasons name the attribute uuid and
-type, never the value.
+distribution ≥ 1 (see :func:`legion_misp.privacy.findings.publish_gate_findings`: internal or own public IPs,
+internal hosts/domains/e-mails — also defanged or encoded —, targeting data, victim-identifying types, sensitive terms
+and patterns, blocked tags); otherwise it passes (``{"data": true}``). Reasons name the field path and attribute
+uuid, never the value.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..config import Organisation, load_config
+from ..config import Config, load_config
+from ..privacy.findings import publish_gate_findings
+from ..privacy.policy import Policy
 from .common import ModuleInputError, bytes_handler, contain
-from .exposure import find_exposures
 
 MAX_REASONS_SHOWN = 8
 
@@ -45,14 +47,14 @@ moduleconfig = {
 }
 
 
-def organisation_for(request: dict[str, Any]) -> Organisation:
+def config_for(request: dict[str, Any]) -> Config:
     params = request.get("params") or {}
     if not isinstance(params, dict):
         raise ModuleInputError("'params' must be an object")
     path = params.get("config_path") or os.environ.get("LEGION_CONFIG")
     if not isinstance(path, str) or not path.strip():
         raise ModuleInputError("set the node's config_path parameter (path to legion.toml)")
-    return load_config(path.strip()).organisation
+    return load_config(path.strip())
 
 
 def gate(request: dict[str, Any]) -> dict[str, Any]:
@@ -60,12 +62,14 @@ def gate(request: dict[str, Any]) -> dict[str, Any]:
     event = data.get("Event") if isinstance(data, dict) else None
     if not isinstance(event, dict):
         raise ModuleInputError("no event in 'data' (expected {\"Event\": {...}} from the event-publish trigger)")
-    exposures = find_exposures(event, organisation_for(request))
-    if not exposures:
+    config = config_for(request)
+    findings = publish_gate_findings(event, config.organisation, Policy.from_config(config))
+    if not findings:
         return {"data": True}
-    shown = "; ".join(str(e) for e in exposures[:MAX_REASONS_SHOWN])
-    more = f"; and {len(exposures) - MAX_REASONS_SHOWN} more" if len(exposures) > MAX_REASONS_SHOWN else ""
-    return {"error": f"Publishing blocked: {len(exposures)} policy-protected value(s) would be shared at "
+    shown = "; ".join(f.message + (f" (attribute {f.attribute_uuid})" if f.attribute_uuid else "")
+                      for f in findings[:MAX_REASONS_SHOWN])
+    more = f"; and {len(findings) - MAX_REASONS_SHOWN} more" if len(findings) > MAX_REASONS_SHOWN else ""
+    return {"error": f"Publishing blocked: {len(findings)} policy-protected value(s) would be shared at "
                      f"distribution >= 1: {shown}{more}"}
 
 
