@@ -105,6 +105,8 @@ def test_demo_runs_and_can_be_rerun(tmp_path):
     first = _run("demo", "--out", str(tmp_path / "demo"))
     assert first.returncode == 0, first.stderr
     assert "events loaded" in first.stdout
+    report = (tmp_path / "demo" / "report.html").read_text()
+    assert "<h2>Summary</h2>" in report and "events loaded" in report
     second = _run("demo", "--out", str(tmp_path / "demo"))
     assert second.returncode == 0 and "unchanged" in second.stdout
     assert len(list(FeedStore(tmp_path / "demo" / "feed-local").query())) == len(list(EXAMPLE_EVENTS.glob("*.json")))

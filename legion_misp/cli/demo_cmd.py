@@ -31,5 +31,6 @@ def demo(ctx: click.Context, out_dir: str, events_dir: str | None) -> None:
     context.out_dir.mkdir(parents=True, exist_ok=True)
     results = run_demo(context, STAGES)
     click.echo(format_summary(results))
+    click.echo(f"Report: {context.report_path}")
     if not all(r.ok for r in results):
         ctx.exit(EXIT_ITEM_FAILURES)

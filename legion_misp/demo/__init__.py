@@ -14,6 +14,8 @@ from typing import Any
 
 import legion_misp
 
+from .report import HtmlReport
+
 
 @dataclass
 class StageResult:
@@ -29,6 +31,11 @@ class DemoContext:
     events_dir: Path
     echo: Callable[[str], None] = print
     data: dict[str, Any] = field(default_factory=dict)  # what stages hand to later stages
+    report: HtmlReport = field(default_factory=lambda: HtmlReport("legion-misp demo federation"))
+
+    @property
+    def report_path(self) -> Path:
+        return self.out_dir / "report.html"
 
 
 Stage = Callable[[DemoContext], StageResult]
@@ -50,6 +57,11 @@ def run_demo(ctx: DemoContext, stages: list[tuple[str, Stage]]) -> list[StageRes
         ctx.echo(f"      {'done' if result.ok else 'FAILED'} in {result.seconds:.1f} s")
         if not result.ok:
             break
+    summary = ctx.report.section("Summary")
+    ctx.report.table(summary, ["stage", "what", "result"],
+                     [[r.name, key, value] for r in results for key, value in r.rows])
+    ctx.report.sections.insert(0, ctx.report.sections.pop())
+    ctx.report.write(ctx.report_path)
     return results
 
 

@@ -26,6 +26,11 @@ def load_examples(ctx: DemoContext) -> StageResult:
             ("attributes", str(attributes)),
             ("distribution levels", ", ".join(f"{k}:{v}" for k, v in sorted(distributions.items()))),
             ("feed directory", str(local.path))]
+    section = ctx.report.section("The organisation's events")
+    ctx.report.paragraph(section, f"{len(events)} example MISP events of the fictional Example Energy Ltd were "
+                                  f"loaded into the MISP feed directory {local.path} (any MISP instance can "
+                                  "subscribe to it).")
+    ctx.report.table(section, ["distribution", "events"], [[k, v] for k, v in sorted(distributions.items())])
     for error in errors:
         ctx.echo(f"      error: {error}")
     if errors:
