@@ -68,7 +68,8 @@ _register_commands()
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turn LegionError into a one-line message and its exit code."""
     try:
-        cli.main(args=argv, prog_name="legion", standalone_mode=False)
+        # With standalone_mode=False, click returns ctx.exit(code) as the return value instead of raising.
+        code = cli.main(args=argv, prog_name="legion", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -86,4 +87,4 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         click.echo(f"Error: {redact(str(exc))}", err=True)
         sys.exit(EXIT_USAGE)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -37,7 +37,7 @@ def event_files(folder: Path) -> list[Path]:
 def test_overspend_is_refused_and_records_nothing(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.sqlite", budget_epsilon=1.0)
     ledger.spend(epsilon=0.75, what="first")
-    with pytest.raises(BudgetExceeded, match="only 0.25"):
+    with pytest.raises(BudgetExceeded, match=r"only 0\.25"):
         ledger.spend(epsilon=0.5, what="second")
     assert [e.what for e in ledger.entries()] == ["first"]
     ledger.spend(epsilon=0.25, what="exactly the rest")
@@ -95,7 +95,7 @@ def test_kill_9_mid_release_then_restart_never_leaves_the_ledger_below_what_was_
     blocker.unlink()
     blocker.write_bytes(saved)
     restart = legion(config_path, "sanitize", "--in", str(feed), "--out", str(out_dir))
-    stdout, stderr = restart.communicate(timeout=120)
+    _, stderr = restart.communicate(timeout=120)
     assert restart.returncode == 0, stderr
     assert len(event_files(out_dir)) == 12
     assert FeedStore(out_dir).check() == []

@@ -208,11 +208,11 @@ def test_event_cost_composes_the_mechanisms_it_used(sanitizer: Sanitizer, policy
 
 
 def test_policy_validation_names_the_field(policy: Policy) -> None:
-    with pytest.raises(PolicyError, match="privacy.time_window"):
+    with pytest.raises(PolicyError, match=r"privacy\.time_window"):
         dataclasses.replace(policy, time_window=3600 * 3).validate()
-    with pytest.raises(PolicyError, match="privacy.sightings_epsilon"):
+    with pytest.raises(PolicyError, match=r"privacy\.sightings_epsilon"):
         dataclasses.replace(policy, sightings_epsilon=0.0).validate()
-    with pytest.raises(PolicyError, match="privacy.pseudonymise_types"):
+    with pytest.raises(PolicyError, match=r"privacy\.pseudonymise_types"):
         dataclasses.replace(policy, pseudonymise_types=("target-user",)).validate()
 
 
