@@ -68,7 +68,9 @@ _register_commands()
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turn LegionError into a one-line message and its exit code."""
     try:
-        cli.main(args=argv, prog_name="legion", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="legion", standalone_mode=False)
+        if isinstance(code, int) and code:  # ctx.exit(n) returns n in non-standalone mode
+            sys.exit(code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
