@@ -33,7 +33,7 @@ demo: $(STAMP_DEMO)
 	$(BIN)/legion demo
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check legion_misp connectors misp_modules tests benchmarks examples
+	$(BIN)/ruff check .
 
 test: lint
 	$(BIN)/python -m pytest

@@ -1,0 +1,60 @@
+"""Typed sync errors. Each names the collection (API root URL + collection id) and, where known, the object."""
+
+from __future__ import annotations
+
+from legion_misp.errors import LegionError
+
+
+class SyncError(LegionError):
+    """A sync step failed. ``collection`` is ``<api root>|<collection id>``; ``status`` the HTTP status if any."""
+
+    def __init__(self, message: str, *, collection: str | None = None, status: int | None = None,
+                 object_id: str | None = None):
+        self.collection = collection
+        self.status = status
+        self.object_id = object_id
+        parts = [message]
+        if object_id:
+            parts.append(f"object {object_id}")
+        if collection:
+            parts.append(f"collection {collection}")
+        super().__init__(" — ".join(parts))
+
+
+class TransportError(SyncError):
+    """The server could not be reached (DNS, refused connection, TLS, timeout) after every retry."""
+
+
+class AuthenticationError(SyncError):
+    """The server refused the credentials (HTTP 401)."""
+
+
+class AccessDeniedError(SyncError):
+    """The account may not read or write this collection (403, or 404 from servers that hide collections)."""
+
+
+class ProtocolError(SyncError):
+    """The server answered something a TAXII 2.1 server should not (bad JSON, missing fields, unexpected status)."""
+
+
+class InvalidPageError(ProtocolError):
+    """A page that is not a TAXII envelope (not JSON, not an object). ``payload`` keeps its first bytes for the
+    quarantine."""
+
+    def __init__(self, message: str, *, payload: str = "", **kwargs: object):
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.payload = payload
+
+
+class NextExpiredError(ProtocolError):
+    """A ``next`` token was refused (expired, exhausted, or filters changed): resume from the cursor."""
+
+
+class SanitizerUnavailableError(SyncError):
+    """No sanitiser is installed and ``--no-sanitize`` was not given: nothing is published."""
+
+    exit_code = 2
+
+
+class LockedError(SyncError):
+    """Another sync run holds the lock."""

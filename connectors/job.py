@@ -1,0 +1,260 @@
+"""The sync job: push and/or pull every configured collection, under a lock, with a run record and a summary.
+
+One run never overlaps another (an exclusive ``flock`` on ``sync.lock_path``). Each collection is handled on its
+own: an unreachable server or refused credentials for one is reported (with the collection named) and the others
+go on; the cursor of a collection only moves inside the transaction that stores its page. Exit codes: 0 all ok,
+1 some collection or item failed (the rest was processed), 2 usage or configuration error (including a push
+without a sanitiser and without ``--no-sanitize``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from legion_misp.errors import EXIT_ITEM_FAILURES, EXIT_OK, StoreError
+from legion_misp.stores import EventStore, open_store
+from legion_misp.stores.events import event_tag_names
+
+from .datastore import TaxiiCollectionSink, TaxiiCollectionSource
+from .errors import InvalidPageError, LockedError, SyncError
+from .publish import Publisher, PushStats
+from .pull import Puller, PullStats
+from .sanitize import SanitizeHook, resolve_sanitizer
+from .settings import CollectionSettings, SyncSettings
+from .state import SyncState
+from .transport import TaxiiClient
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], Callable[[int], None]]  # label -> advance(n)
+
+
+@dataclass
+class CollectionReport:
+    key: str
+    kind: str
+    push: PushStats | None = None
+    pull: PullStats | None = None
+    error: str | None = None
+    cursor_before: str | None = None
+    cursor_after: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        if self.error:
+            return False
+        if self.push and (self.push.failed or self.push.refused):
+            return False
+        return not (self.pull and self.pull.store_failures)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"collection": self.key, "kind": self.kind, "ok": self.ok, "error": self.error,
+                "push": self.push.as_dict() if self.push else None,
+                "pull": self.pull.as_dict() if self.pull else None,
+                "cursor_before": self.cursor_before, "cursor_after": self.cursor_after}
+
+
+@dataclass
+class RunSummary:
+    kind: str
+    dry_run: bool
+    reports: list[CollectionReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.reports)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.ok else EXIT_ITEM_FAILURES
+
+    def totals(self) -> dict[str, int]:
+        pushes = [r.push for r in self.reports if r.push]
+        pulls = [r.pull for r in self.reports if r.pull]
+        return {
+            "sent": sum(p.sent for p in pushes),
+            "accepted": sum(p.accepted for p in pushes),
+            "events_published": sum(p.published for p in pushes),
+            "events_withheld": sum(p.withheld for p in pushes),
+            "events_failed": sum(p.failed for p in pushes),
+            "pulled": sum(p.pulled for p in pulls),
+            "new": sum(p.events_new for p in pulls),
+            "updated": sum(p.events_updated for p in pulls),
+            "duplicates_skipped": sum(p.duplicates for p in pulls),
+            "quarantined": sum(p.quarantined for p in pulls),
+            "errors": sum(1 for r in self.reports if r.error),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "dry_run": self.dry_run, "ok": self.ok, "seconds": round(self.seconds, 3),
+                "totals": self.totals(), "collections": [r.as_dict() for r in self.reports]}
+
+    def format(self) -> str:
+        t = self.totals()
+        lines = [f"sync {self.kind}{' (dry run)' if self.dry_run else ''}: {'ok' if self.ok else 'FAILED'} in "
+                 f"{self.seconds:.1f} s"]
+        if any(r.kind == "push" for r in self.reports):
+            lines.append(f"  push: sent {t['sent']}, accepted {t['accepted']}; events published "
+                         f"{t['events_published']}, withheld {t['events_withheld']}, failed {t['events_failed']}")
+        if any(r.kind == "pull" for r in self.reports):
+            lines.append(f"  pull: pulled {t['pulled']}, new {t['new']}, updated {t['updated']}, duplicates skipped "
+                         f"{t['duplicates_skipped']}, quarantined {t['quarantined']}")
+        for report in self.reports:
+            if report.error:
+                lines.append(f"  error [{report.kind}] {report.key}: {report.error}")
+            for failure in ((report.push.failures if report.push else []) +
+                            (report.pull.failures if report.pull else []))[:10]:
+                lines.append(f"  failure [{report.kind}] {report.key}: {failure}")
+        return "\n".join(lines)
+
+
+class SyncJob:
+    """Push/pull the configured collections.
+
+    Parameters
+    ----------
+    settings, collections : what ``[sync]`` and ``[[federation.collections]]`` say.
+    store : the local event store (default: ``open_store(config)``).
+    sanitize : the hook applied before publishing; by default the real sanitiser (see :mod:`.sanitize`).
+    no_sanitize : explicitly publish events as stored (only with no sanitiser available).
+    """
+
+    def __init__(self, settings: SyncSettings, collections: list[CollectionSettings], *,
+                 store: EventStore | None = None, config: Any = None, sanitize: SanitizeHook | None = None,
+                 no_sanitize: bool = False, dry_run: bool = False, progress: Progress | None = None):
+        self.settings = settings
+        self.collections = collections
+        self.config = config
+        self._store = store
+        self._sanitize = sanitize
+        self.no_sanitize = no_sanitize
+        self.dry_run = dry_run
+        self.progress = progress
+
+    @classmethod
+    def from_config(cls, config: Any, **kwargs: Any) -> SyncJob:
+        return cls(SyncSettings.from_config(config), CollectionSettings.from_config(config), config=config,
+                   **kwargs)
+
+    @property
+    def store(self) -> EventStore:
+        if self._store is None:
+            self._store = open_store(self.config)
+        return self._store
+
+    def push(self) -> RunSummary:
+        return self.execute("push")
+
+    def pull(self) -> RunSummary:
+        return self.execute("pull")
+
+    def run(self) -> RunSummary:
+        return self.execute("run")
+
+    def execute(self, kind: str) -> RunSummary:
+        """Run ``push``, ``pull`` or ``run`` (push then pull) once, under the lock."""
+        sanitize = None
+        if kind in ("push", "run") and any(c.pushes for c in self.collections):
+            sanitize = resolve_sanitizer(self.config, hook=self._sanitize, no_sanitize=self.no_sanitize)
+        started = time.perf_counter()
+        summary = RunSummary(kind=kind, dry_run=self.dry_run)
+        with run_lock(self.settings.lock_path), SyncState(self.settings.state_path) as state:
+            run_id = state.start_run(kind, self.dry_run)
+            try:
+                if sanitize is not None:
+                    for collection in (c for c in self.collections if c.pushes):
+                        summary.reports.append(self._push_one(collection, state, sanitize))
+                if kind in ("pull", "run"):
+                    for collection in (c for c in self.collections if c.pulls):
+                        summary.reports.append(self._pull_one(collection, state))
+            finally:
+                summary.seconds = time.perf_counter() - started
+                state.finish_run(run_id, summary.ok, summary.as_dict())
+        return summary
+
+    def _push_one(self, collection: CollectionSettings, state: SyncState, sanitize: SanitizeHook
+                  ) -> CollectionReport:
+        report = CollectionReport(key=collection.key, kind="push")
+        store_errors: list[StoreError] = []
+        try:
+            with TaxiiClient(collection, self.settings) as client:
+                sink = TaxiiCollectionSink(client)
+                publisher = Publisher(sink, state, collection.key, self.settings, sanitize, dry_run=self.dry_run,
+                                      progress=self.progress(f"push {collection.collection}") if self.progress
+                                      else None)
+                report.push = publisher.stats
+                events = self.store.query(published=True if self.settings.push_only_published else None,
+                                          tags=list(self.settings.push_tags) or None, on_error=store_errors.append)
+                publisher.publish(e for e in events if not _from_peer(e))
+        except SyncError as exc:
+            report.error = str(exc)
+            log.error("push to %s failed: %s", collection.key, exc)
+        for error in store_errors:
+            report.push = report.push or PushStats()
+            report.push.failed += 1
+            report.push.failures.append(f"local store: {error}")
+        return report
+
+    def _pull_one(self, collection: CollectionSettings, state: SyncState) -> CollectionReport:
+        report = CollectionReport(key=collection.key, kind="pull", cursor_before=state.cursor(collection.key))
+        try:
+            with TaxiiClient(collection, self.settings) as client:
+                client.check_access(write=False)
+                puller = Puller(TaxiiCollectionSource(client), state, collection.key, self.settings, self.store,
+                                peer=collection.peer, dry_run=self.dry_run,
+                                progress=self.progress(f"pull {collection.collection}") if self.progress else None)
+                report.pull = puller.stats
+                puller.pull()
+        except InvalidPageError as exc:  # nothing on the page can be trusted: keep it for inspection, cursor kept
+            report.error = str(exc)
+            if not self.dry_run:
+                with state.transaction():
+                    state.quarantine(collection.key, f"page refused: {exc}", payload=exc.payload)
+                if report.pull:
+                    report.pull.quarantined += 1
+            log.error("pull from %s failed: %s", collection.key, exc)
+        except SyncError as exc:
+            report.error = str(exc)
+            log.error("pull from %s failed: %s", collection.key, exc)
+        report.cursor_after = state.cursor(collection.key)
+        return report
+
+
+def _from_peer(event: dict[str, Any]) -> bool:
+    """Events pulled from a peer (tagged ``legion:peer=...``) are never re-published."""
+    return any(name.startswith("legion:peer=") for name in event_tag_names(event))
+
+
+@contextlib.contextmanager
+def run_lock(path: Path) -> Iterator[None]:
+    """An exclusive, non-blocking ``flock``; raises :class:`LockedError` naming the holder's PID."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")  # closed below
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise LockedError(f"another sync run holds {path} (pid {holder}); this run did nothing") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()

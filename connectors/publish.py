@@ -1,0 +1,188 @@
+"""Publish: local store → sanitise hook → misp-stix → envelopes (capped in bytes and objects) → ``add_objects`` →
+status → per-object outcome → the event is published only when every one of its objects was accepted.
+
+Versions: an event is skipped when this collection already accepted it at the same MISP ``timestamp``; an event
+whose timestamp changed is converted again and misp-stix gives its changed parts a new ``modified`` (a new STIX
+version); objects whose (id, version) the collection already accepted are not sent again. After a crash the next
+run resends only what was not confirmed; a server that answers "already there" for a resent object (medallion)
+is checked and counted as accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from legion_misp.stores.events import event_timestamp
+
+from .convert import ConversionError, MispToStix, StixObject
+from .datastore import ENVELOPE_OVERHEAD, StixSink, verify_failures
+from .settings import SyncSettings
+from .state import SyncState
+
+log = logging.getLogger(__name__)
+
+SanitizeHook = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+
+@dataclass
+class PushStats:
+    events: int = 0          # events read from the local store
+    unchanged: int = 0       # already published at this timestamp
+    withheld: int = 0        # the sanitiser returned nothing to share
+    published: int = 0       # every object accepted
+    failed: int = 0          # conversion failed or some object refused
+    sent: int = 0            # objects POSTed
+    accepted: int = 0        # objects the server accepted (incl. ones it already had)
+    refused: int = 0         # objects the server refused
+    envelopes: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "failures"} | {"failures": self.failures[:50]}
+
+
+@dataclass
+class _Pending:
+    uuid: str
+    timestamp: int
+    missing: set[tuple[str, str]]
+    total: int
+    failed: bool = False
+
+
+class Publisher:
+    """Push events to one sink (collection), recording progress in ``state`` under ``collection_key``."""
+
+    def __init__(self, sink: StixSink, state: SyncState, collection_key: str, settings: SyncSettings,
+                 sanitize: SanitizeHook, *, converter: MispToStix | None = None, dry_run: bool = False,
+                 progress: Callable[[int], None] | None = None):
+        self.sink = sink
+        self.state = state
+        self.key = collection_key
+        self.settings = settings
+        self.sanitize = sanitize
+        self.converter = converter or MispToStix()
+        self.dry_run = dry_run
+        self.progress = progress
+        limit = sink.max_envelope_bytes
+        self.max_bytes = min(settings.envelope_max_bytes, limit) if limit else settings.envelope_max_bytes
+        self.stats = PushStats()
+        self._buffer: list[StixObject] = []
+        self._buffer_bytes = ENVELOPE_OVERHEAD
+        self._queued: set[tuple[str, str]] = set()
+        self._waiting: dict[str, _Pending] = {}
+        self._waiters: dict[tuple[str, str], list[str]] = {}
+
+    def publish(self, events: Iterable[dict[str, Any]]) -> PushStats:
+        for event in events:
+            self.stats.events += 1
+            self._publish_one(event)
+            if self.progress:
+                self.progress(1)
+        self._flush()
+        for pending in self._waiting.values():  # objects never confirmed (should not happen)
+            self._fail(pending, "objects still pending on the server")
+        self._waiting.clear()
+        return self.stats
+
+    def _publish_one(self, event: dict[str, Any]) -> None:
+        uuid, stamp = event.get("uuid"), event_timestamp(event)
+        done = self.state.published_timestamp(self.key, uuid)
+        if done is not None and done >= stamp:
+            self.stats.unchanged += 1
+            return
+        shared = self.sanitize(event)
+        if shared is None:
+            self.stats.withheld += 1
+            return
+        try:
+            objects = self.converter.convert(shared)
+        except ConversionError as exc:
+            self.stats.failed += 1
+            self.stats.failures.append(str(exc))
+            log.warning("%s", exc)
+            return
+        keys = {o.key for o in objects}
+        already = self.state.pushed_versions(self.key, keys)
+        pending = _Pending(uuid=uuid, timestamp=stamp, missing=keys - already, total=len(keys))
+        if self.dry_run:
+            self.stats.sent += sum(1 for o in objects if o.key in pending.missing and o.key not in self._queued)
+            self._queued.update(pending.missing)
+            self.stats.published += 1
+            return
+        self._waiting[uuid] = pending
+        for key in pending.missing:
+            self._waiters.setdefault(key, []).append(uuid)
+        for obj in objects:
+            if obj.key in pending.missing and obj.key not in self._queued:
+                self._queued.add(obj.key)
+                self._enqueue(obj)
+        if not pending.missing:
+            self._complete(pending)
+
+    def _enqueue(self, obj: StixObject) -> None:
+        size = len(obj.data) + 1
+        if size + ENVELOPE_OVERHEAD > self.max_bytes:
+            self._refuse({obj.key: f"object is {len(obj.data)} bytes, larger than the envelope cap "
+                                   f"({self.max_bytes} bytes)"})
+            return
+        if self._buffer and (self._buffer_bytes + size > self.max_bytes
+                             or len(self._buffer) >= self.settings.envelope_max_objects):
+            self._flush()
+        self._buffer.append(obj)
+        self._buffer_bytes += size
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        batch, self._buffer, self._buffer_bytes = self._buffer, [], ENVELOPE_OVERHEAD
+        self.stats.envelopes += 1
+        self.stats.sent += len(batch)
+        status = self.sink.add(batch)  # transport errors propagate: nothing unconfirmed is recorded
+        sent = {o.id: o for o in batch}
+        refused_ids = verify_failures(self.sink, status, sent)
+        pending_ids = {object_id for object_id, _ in status.pendings}
+        accepted, refused = [], {}
+        for obj in batch:
+            if obj.id in refused_ids:
+                refused[obj.key] = refused_ids[obj.id]
+            elif obj.id in pending_ids:
+                refused[obj.key] = "still pending when the status poll timed out"
+            else:
+                accepted.append(obj.key)
+        with self.state.transaction():
+            self.state.record_pushed(self.key, accepted)
+            self.stats.accepted += len(accepted)
+            for key in accepted:
+                for uuid in self._waiters.pop(key, []):
+                    pending = self._waiting.get(uuid)
+                    if pending is not None:
+                        pending.missing.discard(key)
+                        if not pending.missing and not pending.failed:
+                            self._complete(pending)
+            self._refuse(refused)
+
+    def _refuse(self, refused: dict[tuple[str, str], str]) -> None:
+        for key, reason in refused.items():
+            self.stats.refused += 1
+            for uuid in self._waiters.pop(key, []):
+                pending = self._waiting.get(uuid)
+                if pending is not None:
+                    self._fail(pending, f"{key[0]}: {reason}")
+
+    def _complete(self, pending: _Pending) -> None:
+        self.state.record_published(self.key, pending.uuid, pending.timestamp, pending.total)
+        self._waiting.pop(pending.uuid, None)
+        self.stats.published += 1
+
+    def _fail(self, pending: _Pending, reason: str) -> None:
+        if pending.failed:
+            return
+        pending.failed = True
+        self._waiting.pop(pending.uuid, None)
+        self.stats.failed += 1
+        self.stats.failures.append(f"event {pending.uuid} not published: {reason}")
+        log.warning("event %s not published to %s: %s", pending.uuid, self.key, reason)

@@ -1,0 +1,329 @@
+"""Pull: pages from a source → checks → dedup by (id, version) → staging area + cursor in one transaction →
+groups of objects → misp-stix → upsert into the local store by uuid.
+
+- **Cursor**: the server's ``X-TAXII-Date-Added-Last`` of the last page, stored in the same transaction as the
+  page's objects, so it only moves past objects that were staged or quarantined. Never the client clock.
+- **Dedup**: (id, version) with a content digest. A repeated object is skipped; the *same* (id, version) with
+  *different* content (a peer rewriting history) is quarantined.
+- **Groups**: a ``report``/``grouping`` (what misp-stix makes of a MISP event) and everything it references,
+  transitively; it is converted as soon as all its references are staged, or at the end of the run with what is
+  there. Objects no container references are converted together at the end of the run into one event whose uuid
+  is derived from their ids. A later version of any member re-converts its group (upsert, never a duplicate).
+- **Revoked**: a revoked container tags its event ``legion:revoked`` or deletes it (``sync.revoked``); a revoked
+  member is left out when its group is re-converted.
+- **Quarantine**: checks that fail (not an object, wrong spec_version, too large, too deep, bad id), objects that
+  stix2 refuses (invalid pattern…), and groups misp-stix cannot convert, each with its reason. The rest of the
+  page goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from legion_misp.errors import StoreError
+from legion_misp.stores import EventStore, UpsertResult
+
+from .convert import (
+    CONTAINER_TYPES,
+    ConversionError,
+    ObjectRejected,
+    check_object,
+    container_event_uuid,
+    digest,
+    loose_event_uuid,
+    references,
+    stix_to_misp,
+)
+from .datastore import StixSource
+from .settings import SyncSettings
+from .state import SyncState
+from .transport import Page, parse_timestamp
+
+log = logging.getLogger(__name__)
+
+REVOKED_TAG = "legion:revoked"
+_NOT_LOOSE = frozenset({"identity", "marking-definition", "extension-definition", "language-content"})
+
+
+@dataclass
+class PullStats:
+    pages: int = 0
+    pulled: int = 0          # objects received
+    new: int = 0             # new objects or new versions staged
+    duplicates: int = 0      # (id, version) already seen: skipped
+    quarantined: int = 0
+    events_new: int = 0
+    events_updated: int = 0
+    events_unchanged: int = 0
+    events_stale: int = 0
+    events_revoked: int = 0
+    store_failures: int = 0
+    restarts: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "failures"} | {"failures": self.failures[:50]}
+
+
+class Puller:
+    """Pull one source (collection) into ``store``; progress in ``state`` under ``collection_key``."""
+
+    def __init__(self, source: StixSource, state: SyncState, collection_key: str, settings: SyncSettings,
+                 store: EventStore, *, peer: str | None = None, dry_run: bool = False,
+                 progress: Callable[[int], None] | None = None):
+        self.source = source
+        self.state = state
+        self.key = collection_key
+        self.settings = settings
+        self.store = store
+        self.peer = peer
+        self.dry_run = dry_run
+        self.progress = progress
+        self.stats = PullStats()
+        self._dry_cursor: str | None = None
+
+    def pull(self) -> PullStats:
+        for page in self.source.pages(self._cursor, page_size=self.settings.page_size):
+            self.stats.pages += 1
+            self._take_page(page)
+            if not self.dry_run:
+                self._convert(final=False)
+            if self.progress:
+                self.progress(len(page.objects))
+        self.stats.restarts = getattr(self.source, "restarts", 0)
+        if not self.dry_run:
+            self._convert(final=True)
+        return self.stats
+
+    def _cursor(self) -> str | None:
+        if self.dry_run and self._dry_cursor is not None:
+            return self._dry_cursor
+        return self.state.cursor(self.key)
+
+    # ---- staging ----------------------------------------------------------------------------------------------
+
+    def _take_page(self, page: Page) -> None:
+        if self.dry_run:
+            self.stats.pulled += len(page.objects)
+            for item in page.objects:
+                try:
+                    _, version = check_object(item, max_bytes=self.settings.max_object_bytes,
+                                                 max_nesting=self.settings.max_nesting)
+                except ObjectRejected:
+                    self.stats.quarantined += 1
+                    continue
+                known = self.state.seen_digest(self.key, item["id"], version)
+                if known is None:
+                    self.stats.new += 1
+                else:
+                    self.stats.duplicates += 1
+            self._dry_cursor = _later(self._dry_cursor or self.state.cursor(self.key), page.date_added_last)
+            return
+        with self.state.transaction():
+            for item in page.objects:
+                self.stats.pulled += 1
+                self._take_object(item)
+            cursor = _later(self.state.cursor(self.key), page.date_added_last)
+            if cursor:
+                self.state.set_cursor(self.key, cursor)
+
+    def _take_object(self, item: Any) -> None:
+        try:
+            body, version = check_object(item, max_bytes=self.settings.max_object_bytes,
+                                         max_nesting=self.settings.max_nesting)
+        except ObjectRejected as exc:
+            self._quarantine(str(exc), item)
+            return
+        stix_id, stix_type = item["id"], item["type"]
+        content = digest(body)
+        known = self.state.seen_digest(self.key, stix_id, version)
+        if known is not None:
+            if known == content:
+                self.stats.duplicates += 1
+            else:
+                self._quarantine("conflicting content: the same (id, version) was received before with different "
+                                 "content; the first copy is kept", item, version=version, body=body)
+            return
+        self.state.record_seen(self.key, stix_id, version, content)
+        staged = self.state.staged_version(self.key, stix_id)
+        if staged is not None and not _newer(version, staged):
+            self.stats.duplicates += 1  # an older version than the one staged
+            return
+        self.state.stage(self.key, stix_id, version, stix_type, body, bool(item.get("revoked")))
+        self.stats.new += 1
+        if stix_type in CONTAINER_TYPES:
+            refs = references(item)
+            self.state.set_refs(self.key, stix_id, refs)
+            self.state.clear_loose(self.key, refs)
+            self.state.mark_dirty(self.key, stix_id)
+            return
+        containers = self.state.containers_referencing(self.key, stix_id)
+        for container in containers:
+            self.state.mark_dirty(self.key, container)
+        if not containers and stix_type not in _NOT_LOOSE:
+            self.state.add_loose(self.key, stix_id)
+
+    def _quarantine(self, reason: str, item: Any, *, version: str | None = None, body: str | None = None) -> None:
+        stix_id = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
+        if body is None:
+            try:
+                body = json.dumps(item, ensure_ascii=False, default=str)[:70000]
+            except (ValueError, TypeError, RecursionError):
+                body = repr(item)[:70000]
+        self.state.quarantine(self.key, reason, stix_id=stix_id[:300] if stix_id else None, version=version,
+                              payload=body)
+        self.stats.quarantined += 1
+        log.info("%s: quarantined %s: %s", self.key, stix_id or "an item", reason)
+
+    # ---- conversion -------------------------------------------------------------------------------------------
+
+    def _convert(self, *, final: bool) -> None:
+        for container in self.state.dirty_containers(self.key):
+            group, missing = self._closure(container)
+            if missing and not final:
+                continue
+            if missing:
+                log.warning("%s: %s converted without %d referenced object(s) not received: %s", self.key,
+                            container, len(missing), ", ".join(sorted(missing)[:5]))
+            self._convert_group(container, group)
+        if final:
+            loose = self.state.take_loose(self.key)
+            if loose:
+                self._convert_loose(loose)
+
+    def _closure(self, container: str) -> tuple[list[dict[str, Any]], set[str]]:
+        """The container and everything it references transitively (revoked members left out), and the ids that
+        are referenced but not staged."""
+        found: dict[str, dict[str, Any]] = {}
+        missing: set[str] = set()
+        todo = [container]
+        while todo:
+            batch = [i for i in dict.fromkeys(todo) if i not in found and i not in missing]
+            todo = []
+            staged = self.state.staged_objects(self.key, batch)
+            for stix_id in batch:
+                obj = staged.get(stix_id)
+                if obj is None:
+                    missing.add(stix_id)
+                    continue
+                found[stix_id] = obj
+                todo.extend(references(obj))
+        group = [o for i, o in found.items() if i == container or not o.get("revoked")]
+        return group, missing
+
+    def _convert_group(self, container: str, group: list[dict[str, Any]]) -> None:
+        head = next((o for o in group if o.get("id") == container), None)
+        event_uuid = container_event_uuid(container)
+        version = str(head.get("modified") or "") if head else None
+        if head is not None and head.get("revoked"):
+            self._revoke(event_uuid)
+            with self.state.transaction():
+                self.state.mark_converted(self.key, container, event_uuid, version)
+            return
+        self._convert_and_store(group, event_uuid, lambda: self.state.mark_converted(
+            self.key, container, event_uuid, version), label=container)
+
+    def _convert_loose(self, ids: list[str]) -> None:
+        found: dict[str, dict[str, Any]] = {}
+        todo = list(ids)
+        while todo:
+            staged = self.state.staged_objects(self.key, [i for i in todo if i not in found])
+            todo = []
+            for stix_id, obj in staged.items():
+                found[stix_id] = obj
+                todo.extend(r for r in references(obj) if r not in found)
+        group = [o for o in found.values() if not o.get("revoked")]
+        event_uuid = loose_event_uuid(self.key, ids)
+        self._convert_and_store(group, event_uuid, lambda: self.state.clear_loose(self.key, ids),
+                                label=f"{len(ids)} objects without a container")
+
+    def _convert_and_store(self, group: list[dict[str, Any]], event_uuid: str, done: Callable[[], None], *,
+                           label: str) -> None:
+        try:
+            converted = stix_to_misp(group, event_uuid=event_uuid, peer=self.peer)
+        except ConversionError as exc:
+            with self.state.transaction():
+                self.state.quarantine(self.key, f"conversion failed: {exc}", stix_id=label[:300],
+                                      payload=json.dumps(group)[:70000])
+                self.stats.quarantined += 1
+                done()
+            return
+        by_id = {o.get("id"): o for o in group}
+        with self.state.transaction():
+            for stix_id, reason in converted.invalid.items():
+                obj = by_id.get(stix_id, {})
+                self.state.quarantine(self.key, reason, stix_id=stix_id, version=str(obj.get("modified") or ""),
+                                      payload=json.dumps(obj)[:70000])
+                self.stats.quarantined += 1
+            if converted.event is None:
+                self.state.quarantine(self.key, "nothing left to convert after refusing invalid objects",
+                                      stix_id=label[:300])
+                self.stats.quarantined += 1
+                done()
+                return
+            try:
+                result = self.store.upsert(converted.event)
+            except StoreError as exc:  # the group stays dirty and is tried again next run
+                self.stats.store_failures += 1
+                self.stats.failures.append(f"event {event_uuid}: {exc}")
+                log.warning("%s: could not store event %s: %s", self.key, event_uuid, exc)
+                return
+            self._count(result)
+            done()
+
+    def _count(self, result: UpsertResult) -> None:
+        if result is UpsertResult.CREATED:
+            self.stats.events_new += 1
+        elif result is UpsertResult.UPDATED:
+            self.stats.events_updated += 1
+        elif result is UpsertResult.UNCHANGED:
+            self.stats.events_unchanged += 1
+        else:
+            self.stats.events_stale += 1
+
+    def _revoke(self, event_uuid: str) -> None:
+        try:
+            existing = self.store.get(event_uuid)
+            if existing is None:
+                return
+            if self.settings.revoked == "delete":
+                delete = getattr(self.store, "delete", None)
+                if delete is None:
+                    raise StoreError("this store cannot delete events", event_uuid=event_uuid)
+                delete(event_uuid)
+            else:
+                tags = existing.setdefault("Tag", [])
+                if any(t.get("name") == REVOKED_TAG for t in tags):
+                    return
+                tags.append({"name": REVOKED_TAG})
+                self.store.upsert(existing, force=True)
+            self.stats.events_revoked += 1
+        except StoreError as exc:
+            self.stats.store_failures += 1
+            self.stats.failures.append(f"revoke {event_uuid}: {exc}")
+
+
+def _newer(version: str, than: str) -> bool:
+    if not version or not than:
+        return version > than
+    try:
+        return parse_timestamp(version) > parse_timestamp(than)
+    except ValueError:
+        return version > than
+
+
+def _later(current: str | None, candidate: str | None) -> str | None:
+    if not candidate:
+        return current
+    try:
+        moment = parse_timestamp(candidate)
+    except ValueError:
+        log.warning("ignoring a malformed X-TAXII-Date-Added-Last header %r", candidate[:60])
+        return current
+    if not current:
+        return candidate
+    return candidate if moment > parse_timestamp(current) else current

@@ -1,0 +1,281 @@
+"""Sync state in SQLite: cursors, pushed object versions, published events, the pull staging area and dedup index,
+the quarantine and the run history.
+
+Every change that must be atomic (a page of pulled objects plus the cursor past it; an envelope's accepted objects
+plus the events they complete) happens inside one :meth:`SyncState.transaction` (``BEGIN IMMEDIATE``). The database
+uses WAL journaling, so ``legion sync status`` can read while a run writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cursors (
+    collection TEXT PRIMARY KEY, added_after TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS pushed (
+    collection TEXT NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (collection, stix_id, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS published (
+    collection TEXT NOT NULL, event_uuid TEXT NOT NULL, timestamp INTEGER NOT NULL, objects INTEGER NOT NULL,
+    at REAL NOT NULL, PRIMARY KEY (collection, event_uuid)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen (
+    collection TEXT NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL, digest TEXT NOT NULL,
+    PRIMARY KEY (collection, stix_id, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS staged (
+    collection TEXT NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL, type TEXT NOT NULL,
+    body TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (collection, stix_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS refs (
+    collection TEXT NOT NULL, container TEXT NOT NULL, ref TEXT NOT NULL,
+    PRIMARY KEY (collection, container, ref)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS refs_by_ref ON refs (collection, ref);
+CREATE TABLE IF NOT EXISTS containers (
+    collection TEXT NOT NULL, container TEXT NOT NULL, dirty INTEGER NOT NULL, event_uuid TEXT,
+    converted_version TEXT, PRIMARY KEY (collection, container)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS containers_dirty ON containers (collection, dirty);
+CREATE TABLE IF NOT EXISTS loose (
+    collection TEXT NOT NULL, stix_id TEXT NOT NULL, PRIMARY KEY (collection, stix_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, stix_id TEXT, version TEXT,
+    reason TEXT NOT NULL, payload TEXT, at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 1,
+    resolved INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS quarantine_open ON quarantine (resolved, collection);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, started REAL NOT NULL, finished REAL,
+    ok INTEGER, dry_run INTEGER NOT NULL DEFAULT 0, summary TEXT);
+"""
+
+PAYLOAD_CAP = 64 * 1024  # bytes of a quarantined payload kept for inspection
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    id: int
+    collection: str
+    stix_id: str | None
+    version: str | None
+    reason: str
+    payload: str | None
+    at: float
+    attempts: int
+    resolved: bool
+
+
+class SyncState:
+    """The state database. One connection per instance; not shared between threads."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._depth = 0
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> SyncState:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception). Nested calls join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.db
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self.db
+        except BaseException:
+            self._depth = 0
+            self.db.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.db.execute("COMMIT")
+
+    # ---- cursors --------------------------------------------------------------------------------------------
+
+    def cursor(self, collection: str) -> str | None:
+        row = self.db.execute("SELECT added_after FROM cursors WHERE collection = ?", (collection,)).fetchone()
+        return row[0] if row else None
+
+    def set_cursor(self, collection: str, added_after: str) -> None:
+        self.db.execute("INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT(collection) DO UPDATE SET "
+                        "added_after = excluded.added_after, updated_at = excluded.updated_at",
+                        (collection, added_after, time.time()))
+
+    def cursors(self) -> dict[str, tuple[str, float]]:
+        return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT collection, added_after, updated_at FROM cursors")}
+
+    # ---- push -----------------------------------------------------------------------------------------------
+
+    def pushed_versions(self, collection: str, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The subset of ``keys`` ((id, version)) already accepted by the collection."""
+        found = set()
+        for stix_id, version in keys:
+            if self.db.execute("SELECT 1 FROM pushed WHERE collection = ? AND stix_id = ? AND version = ?",
+                               (collection, stix_id, version)).fetchone():
+                found.add((stix_id, version))
+        return found
+
+    def record_pushed(self, collection: str, keys: Iterable[tuple[str, str]]) -> None:
+        now = time.time()
+        self.db.executemany("INSERT OR IGNORE INTO pushed VALUES (?, ?, ?, ?)",
+                            [(collection, stix_id, version, now) for stix_id, version in keys])
+
+    def published_timestamp(self, collection: str, event_uuid: str) -> int | None:
+        row = self.db.execute("SELECT timestamp FROM published WHERE collection = ? AND event_uuid = ?",
+                              (collection, event_uuid)).fetchone()
+        return row[0] if row else None
+
+    def record_published(self, collection: str, event_uuid: str, timestamp: int, objects: int) -> None:
+        self.db.execute("INSERT INTO published VALUES (?, ?, ?, ?, ?) ON CONFLICT(collection, event_uuid) DO UPDATE "
+                        "SET timestamp = excluded.timestamp, objects = excluded.objects, at = excluded.at",
+                        (collection, event_uuid, timestamp, objects, time.time()))
+
+    # ---- pull: dedup index and staging area -----------------------------------------------------------------
+
+    def seen_digest(self, collection: str, stix_id: str, version: str) -> str | None:
+        row = self.db.execute("SELECT digest FROM seen WHERE collection = ? AND stix_id = ? AND version = ?",
+                              (collection, stix_id, version)).fetchone()
+        return row[0] if row else None
+
+    def record_seen(self, collection: str, stix_id: str, version: str, digest: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)", (collection, stix_id, version, digest))
+
+    def staged_version(self, collection: str, stix_id: str) -> str | None:
+        row = self.db.execute("SELECT version FROM staged WHERE collection = ? AND stix_id = ?",
+                              (collection, stix_id)).fetchone()
+        return row[0] if row else None
+
+    def stage(self, collection: str, stix_id: str, version: str, stix_type: str, body: str, revoked: bool) -> None:
+        self.db.execute("INSERT INTO staged VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(collection, stix_id) DO UPDATE SET "
+                        "version = excluded.version, type = excluded.type, body = excluded.body, "
+                        "revoked = excluded.revoked", (collection, stix_id, version, stix_type, body, int(revoked)))
+
+    def staged_objects(self, collection: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for stix_id in ids:
+            row = self.db.execute("SELECT body FROM staged WHERE collection = ? AND stix_id = ?",
+                                  (collection, stix_id)).fetchone()
+            if row:
+                out[stix_id] = json.loads(row[0])
+        return out
+
+    def set_refs(self, collection: str, container: str, refs: Iterable[str]) -> None:
+        self.db.execute("DELETE FROM refs WHERE collection = ? AND container = ?", (collection, container))
+        self.db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?, ?)", [(collection, container, r) for r in refs])
+
+    def containers_referencing(self, collection: str, stix_id: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT container FROM refs WHERE collection = ? AND ref = ?",
+                                              (collection, stix_id))]
+
+    def is_referenced(self, collection: str, stix_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM refs WHERE collection = ? AND ref = ? LIMIT 1",
+                               (collection, stix_id)).fetchone() is not None
+
+    def mark_dirty(self, collection: str, container: str) -> None:
+        self.db.execute("INSERT INTO containers (collection, container, dirty) VALUES (?, ?, 1) "
+                        "ON CONFLICT(collection, container) DO UPDATE SET dirty = 1", (collection, container))
+
+    def dirty_containers(self, collection: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT container FROM containers WHERE collection = ? AND dirty = 1 "
+                                              "ORDER BY container", (collection,))]
+
+    def mark_converted(self, collection: str, container: str, event_uuid: str | None, version: str | None) -> None:
+        self.db.execute("UPDATE containers SET dirty = 0, event_uuid = ?, converted_version = ? "
+                        "WHERE collection = ? AND container = ?", (event_uuid, version, collection, container))
+
+    def add_loose(self, collection: str, stix_id: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO loose VALUES (?, ?)", (collection, stix_id))
+
+    def take_loose(self, collection: str) -> list[str]:
+        ids = [r[0] for r in self.db.execute("SELECT stix_id FROM loose WHERE collection = ? ORDER BY stix_id",
+                                             (collection,))]
+        return ids
+
+    def clear_loose(self, collection: str, ids: Iterable[str]) -> None:
+        self.db.executemany("DELETE FROM loose WHERE collection = ? AND stix_id = ?", [(collection, i) for i in ids])
+
+    # ---- quarantine -----------------------------------------------------------------------------------------
+
+    def quarantine(self, collection: str, reason: str, *, stix_id: str | None = None, version: str | None = None,
+                   payload: str | None = None) -> int:
+        """Record a refused object (or page) with its reason; an open entry for the same object is reused."""
+        if payload is not None and len(payload) > PAYLOAD_CAP:
+            payload = payload[:PAYLOAD_CAP] + f"…[truncated, {len(payload)} characters]"
+        if stix_id is not None:
+            row = self.db.execute("SELECT id FROM quarantine WHERE collection = ? AND stix_id = ? AND "
+                                  "coalesce(version, '') = coalesce(?, '') AND resolved = 0",
+                                  (collection, stix_id, version)).fetchone()
+            if row:
+                self.db.execute("UPDATE quarantine SET reason = ?, payload = ?, at = ?, attempts = attempts + 1 "
+                                "WHERE id = ?", (reason, payload, time.time(), row[0]))
+                return int(row[0])
+        cursor = self.db.execute("INSERT INTO quarantine (collection, stix_id, version, reason, payload, at) "
+                                 "VALUES (?, ?, ?, ?, ?, ?)", (collection, stix_id, version, reason, payload,
+                                                               time.time()))
+        return int(cursor.lastrowid)
+
+    def quarantined(self, *, collection: str | None = None, include_resolved: bool = False) -> list[QuarantineEntry]:
+        query = "SELECT * FROM quarantine WHERE 1=1"
+        args: list[Any] = []
+        if not include_resolved:
+            query += " AND resolved = 0"
+        if collection:
+            query += " AND collection = ?"
+            args.append(collection)
+        return [QuarantineEntry(id=r["id"], collection=r["collection"], stix_id=r["stix_id"], version=r["version"],
+                                reason=r["reason"], payload=r["payload"], at=r["at"], attempts=r["attempts"],
+                                resolved=bool(r["resolved"]))
+                for r in self.db.execute(query + " ORDER BY id", args)]
+
+    def resolve_quarantine(self, entry_id: int) -> None:
+        self.db.execute("UPDATE quarantine SET resolved = 1 WHERE id = ?", (entry_id,))
+
+    def quarantine_size(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM quarantine WHERE resolved = 0").fetchone()[0])
+
+    # ---- runs -----------------------------------------------------------------------------------------------
+
+    def start_run(self, kind: str, dry_run: bool) -> int:
+        cursor = self.db.execute("INSERT INTO runs (kind, started, dry_run) VALUES (?, ?, ?)",
+                                 (kind, time.time(), int(dry_run)))
+        return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int, ok: bool, summary: dict[str, Any]) -> None:
+        self.db.execute("UPDATE runs SET finished = ?, ok = ?, summary = ? WHERE id = ?",
+                        (time.time(), int(ok), json.dumps(summary, sort_keys=True), run_id))
+
+    def last_runs(self, limit: int = 5) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [{"id": r["id"], "kind": r["kind"], "started": r["started"], "finished": r["finished"],
+                 "ok": None if r["ok"] is None else bool(r["ok"]), "dry_run": bool(r["dry_run"]),
+                 "summary": json.loads(r["summary"]) if r["summary"] else None} for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        tables = ("pushed", "published", "seen", "staged", "containers")
+        return {t: int(self.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}  # noqa: S608

@@ -1,0 +1,3 @@
+from legion_misp.cli import main
+
+main()

@@ -1,0 +1,77 @@
+"""``legion demo``: the whole system on one machine, on embedded defaults.
+
+The demo is a list of stages (:data:`legion_misp.demo.stages.STAGES`); each capability adds its own. A stage
+receives the shared :class:`DemoContext` and returns a :class:`StageResult` with rows for the summary table.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import legion_misp
+
+from .report import HtmlReport
+
+
+@dataclass
+class StageResult:
+    name: str
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    ok: bool = True
+    seconds: float = 0.0
+
+
+@dataclass
+class DemoContext:
+    out_dir: Path
+    events_dir: Path
+    echo: Callable[[str], None] = print
+    data: dict[str, Any] = field(default_factory=dict)  # what stages hand to later stages
+    report: HtmlReport = field(default_factory=lambda: HtmlReport("legion-misp demo federation"))
+
+    @property
+    def report_path(self) -> Path:
+        return self.out_dir / "report.html"
+
+
+Stage = Callable[[DemoContext], StageResult]
+
+
+def default_events_dir() -> Path:
+    """``examples/events`` of the source tree legion-misp runs from."""
+    return Path(legion_misp.__file__).resolve().parent.parent / "examples" / "events"
+
+
+def run_demo(ctx: DemoContext, stages: list[tuple[str, Stage]]) -> list[StageResult]:
+    results = []
+    for index, (title, stage) in enumerate(stages, start=1):
+        ctx.echo(f"[{index}/{len(stages)}] {title} ...")
+        started = time.perf_counter()
+        result = stage(ctx)
+        result.seconds = time.perf_counter() - started
+        results.append(result)
+        ctx.echo(f"      {'done' if result.ok else 'FAILED'} in {result.seconds:.1f} s")
+        if not result.ok:
+            break
+    summary = ctx.report.section("Summary")
+    ctx.report.table(summary, ["stage", "what", "result"],
+                     [[r.name, key, value] for r in results for key, value in r.rows])
+    ctx.report.sections.insert(0, ctx.report.sections.pop())
+    ctx.report.write(ctx.report_path)
+    return results
+
+
+def format_summary(results: list[StageResult]) -> str:
+    header = ("stage", "what", "result")
+    rows = [(r.name, key, value) for r in results for key, value in (r.rows or [("", "")])]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    return "\n".join([rule, line(header), rule, *(line(r) for r in rows), rule])

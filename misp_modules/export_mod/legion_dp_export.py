@@ -1,0 +1,17 @@
+"""legion-misp DP export (MISP export module). The work is in legion_misp.mispmod.dp_export.
+
+Needs legion-misp installed in the misp-modules environment: pip install 'legion-misp[modules]'.
+"""
+
+try:
+    from legion_misp.mispmod.dp_export import (  # noqa: F401 - the misp-modules contract
+        dict_handler,
+        handler,
+        introspection,
+        mispattributes,
+        moduleconfig,
+        moduleinfo,
+        version,
+    )
+except Exception as exc:  # a non-ImportError at import time would crash the whole server
+    raise ImportError(f"legion_dp_export needs legion-misp installed in this environment: {exc}") from exc
