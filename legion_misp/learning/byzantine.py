@@ -7,9 +7,9 @@ attacks are *omniscient*: they see the honest members' updates of the round, the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy.stats import norm
 
 
 class Behaviour:
@@ -93,7 +93,7 @@ class ALIE(Behaviour):
         if self.z is not None:
             return self.z
         supporters = int(np.floor(self.members / 2 + 1)) - self.byzantine
-        return float(norm.ppf((self.members - supporters) / self.members))
+        return float(NormalDist().inv_cdf((self.members - supporters) / self.members))
 
     def poison_update(self, own_update, honest_updates, rng):
         mean = np.mean(honest_updates, axis=0)
