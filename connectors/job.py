@@ -53,7 +53,7 @@ class CollectionReport:
             return False
         if self.push and (self.push.failed or self.push.refused):
             return False
-        return not (self.pull and self.pull.store_failures)
+        return not (self.pull and (self.pull.store_failures or self.pull.quarantined))
 
     def as_dict(self) -> dict[str, Any]:
         return {"collection": self.key, "kind": self.kind, "ok": self.ok, "error": self.error,

@@ -33,3 +33,20 @@ def make_event(info: str = "Test event", *, timestamp: int = 1_700_000_000, n_at
 
 def load_example_events() -> list[dict[str, Any]]:
     return [json.loads(p.read_text(encoding="utf-8"))["Event"] for p in sorted(EXAMPLE_EVENTS.glob("*.json"))]
+
+
+def train_model_file(path: Path, *, epsilon: float = 1.64, seed: int = 0) -> Path:
+    """A real model file: DP-SGD logistic regression on the bundled Spambase, saved as the classify module loads it."""
+    from legion_misp.learning.data import load_spambase
+    from legion_misp.learning.dpsgd import DPLogisticRegression
+    from legion_misp.learning.model_io import ModelFile, save_model
+    from legion_misp.learning.preprocessing import get_preprocessor
+
+    data = load_spambase()
+    classifier = DPLogisticRegression(epsilon=epsilon, rng=seed, epochs=3).fit(
+        get_preprocessor("spambase-v1").transform(data.X), data.y)
+    spent = classifier.privacy_spent_
+    save_model(ModelFile(coef=classifier.coef_.ravel(), intercept=float(classifier.intercept_[0]), threshold=0.5,
+                         epsilon=spent.epsilon, delta=spent.delta, accountant=spent.accountant,
+                         data="Spambase (UCI, CC BY 4.0), deduplicated; centralised DP-SGD test model"), path)
+    return path

@@ -73,17 +73,24 @@ def export(request: dict[str, Any]) -> dict[str, Any]:
     source, sink = MemoryEventStore(), MemoryEventStore()
     for event in events:
         source.upsert(event)
+    kept_home: list[str] = []
     try:
         summary = sanitize_events(source, sink, sanitizer, ledger=ledger_override(settings, config),
-                                  what=f"MISP export module: {len(events)} event(s)", scope="export")
+                                  what=f"MISP export module: {len(events)} event(s)", scope="export",
+                                  on_event=lambda report: kept_home.extend(_drop_reasons(report)))
     except BudgetExceeded as exc:
         return _explained("refused", str(exc))
     shared = list(sink.query())
     if not shared:
-        reasons = "; ".join(summary.errors) or "the policy keeps every exported event at home"
-        return _explained("nothing exported", reasons)
+        return _explained("nothing exported", "; ".join(summary.errors + kept_home) or "no event to share")
     document = _stix_bundle(shared) if output_format == "stix21" else {"response": [{"Event": e} for e in shared]}
     return {"response": [], "data": _b64(document)}
+
+
+def _drop_reasons(report: Any) -> list[str]:
+    if report.outcome != "dropped":
+        return []
+    return [f"event {report.event_uuid} stays home: {a.reason}" for a in report.actions if a.target == "event"]
 
 
 def _stix_bundle(events: list[dict[str, Any]]) -> dict[str, Any]:

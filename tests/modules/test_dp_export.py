@@ -67,6 +67,9 @@ def test_stix_export_is_valid_sanitised_and_debited(config_path, tmp_path):
 def test_misp_format_and_internal_shape(config_path):
     body = json.loads((SHARED / "fixtures/misp_module_requests/export_threat_connect.json").read_text())
     body["config"] = {"config_path": str(config_path), "format": "misp"}
+    unpublished = dp_export.dict_handler(body)
+    assert "stays home" in unpublished["error"] and "publish" in unpublished["error"]
+    body["data"][0]["Event"]["published"] = True  # MISP offers export modules on published events only
     answer = dp_export.dict_handler(body)
     assert "error" not in answer, answer
     shared = _decode(answer)["response"][0]["Event"]
@@ -106,6 +109,7 @@ def test_export_through_the_real_server(module_server, config_path):
     body = json.loads((SHARED / "fixtures/misp_module_requests/derived/export_standard_format.json").read_text())
     body["module"] = "legion_dp_export"
     body["config"] = {"config_path": str(config_path)}
+    body["data"][0]["Event"]["published"] = True  # MISP offers export modules on published events only
     answer = module_server.query(body)
     assert answer["response"] == [] and "error" not in answer, answer
     assert _decode(answer)["type"] == "bundle"

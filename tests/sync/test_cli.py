@@ -1,0 +1,93 @@
+"""``legion sync`` end to end through the CLI entry point, against medallion on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connectors.job import run_lock
+from connectors.testing.events import make_event
+from legion_misp.cli import main
+from legion_misp.stores import FeedStore
+
+from .helpers import server_objects
+
+
+def _config(tmp_path, api_root, collection, user="orgA", direction="both"):
+    path = tmp_path / f"{user}.toml"
+    path.write_text(f"""
+[organisation]
+name = "{user} Ltd"
+pseudonym = "member-{user}"
+
+[store]
+kind = "feed"
+path = "feed-{user}"
+
+[sync]
+state_path = "{user}-state.sqlite"
+retries = 1
+backoff = 0.05
+status_poll_interval = 0.05
+
+[[federation.collections]]
+url = "{api_root}"
+collection = "{collection}"
+direction = "{direction}"
+username = "{user}"
+password = "env:TEST_TAXII_{user.upper()}"
+peer = "member-peer"
+""", encoding="utf-8")
+    return path
+
+
+def _legion(capsys, *args):
+    with pytest.raises(SystemExit) as stopped:
+        main(list(args))
+    out = capsys.readouterr()
+    return stopped.value.code, out.out, out.err
+
+
+def test_cli_push_pull_status(tmp_path, capsys, medallion):
+    api_root, collection = medallion.info.api_root, medallion.info.collections["shared"]
+    config_a = _config(tmp_path, api_root, collection, "orgA")
+    feed_a = FeedStore(tmp_path / "feed-orgA")
+    for i in range(3):
+        feed_a.upsert(make_event(i, 4))
+
+    code, _, err = _legion(capsys, "--config", str(config_a), "sync", "push", "--once")
+    assert code == 2 and "--no-sanitize" in err  # never unsanitised by default
+    code, out, _ = _legion(capsys, "--config", str(config_a), "sync", "push", "--dry-run", "--no-sanitize")
+    assert code == 0 and "(dry run)" in out
+    assert server_objects(api_root, collection, "orgB", "orgB-pass") == []  # dry run sent nothing
+
+    code, out, _ = _legion(capsys, "--config", str(config_a), "sync", "push", "--no-sanitize", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["totals"]["events_published"] == 3 and summary["totals"]["accepted"] > 0
+
+    config_b = _config(tmp_path, api_root, collection, "orgB", direction="pull")
+    code, out, _ = _legion(capsys, "--config", str(config_b), "sync", "run", "--once")
+    assert code == 0, out
+    assert "pulled" in out and "new 3" in out
+    assert len(list(FeedStore(tmp_path / "feed-orgB").query())) == 3
+
+    code, out, _ = _legion(capsys, "--config", str(config_b), "sync", "status")
+    assert code == 0 and "cursor 20" in out and "run #1" in out
+    code, out, _ = _legion(capsys, "--config", str(config_b), "sync", "quarantine", "list")
+    assert code == 0 and "quarantine is empty" in out
+
+    state = tmp_path / "orgB-state.sqlite.lock"
+    with run_lock(state):
+        code, _, err = _legion(capsys, "--config", str(config_b), "sync", "pull")
+    assert code == 1 and "another sync run" in err
+
+    code, _, err = _legion(capsys, "--config", str(config_b), "sync", "pull", "--once", "--every", "5m")
+    assert code == 2
+
+
+def test_cli_wrong_password_exit_code(tmp_path, capsys, medallion, monkeypatch):
+    monkeypatch.setenv("TEST_TAXII_ORGB", "wrong")
+    config_b = _config(tmp_path, medallion.info.api_root, medallion.info.collections["shared"], "orgB", "pull")
+    code, out, _ = _legion(capsys, "--config", str(config_b), "sync", "pull")
+    assert code == 1 and "401" in out and "wrong" not in out, out
