@@ -71,3 +71,19 @@ def test_simulate_and_export(tmp_path: Path) -> None:
     assert "Spambase" in model.data and model.training["test_metrics"]["accuracy"] > 0.85
     again = runner.invoke(learn, ["export", "--out", str(model_path)])
     assert again.exit_code != 0 and "refusing to overwrite" in again.output
+
+
+def test_flower_is_optional_and_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    monkeypatch.delitem(sys.modules, "legion_misp.learning.flower_app", raising=False)
+    monkeypatch.setitem(sys.modules, "flwr.app", None)  # as if flwr were not installed
+    with pytest.raises(ImportError, match=r"pip install 'legion-misp\[federated\]'"):
+        importlib.import_module("legion_misp.learning.flower_app")
+    from legion_misp.learning import flower_deploy
+
+    monkeypatch.setattr(flower_deploy.shutil, "which", lambda name: None)
+    monkeypatch.setattr(flower_deploy.sys, "executable", "/nonexistent/python")
+    with pytest.raises(ImportError, match=r"legion-misp\[federated\]"):
+        flower_deploy.flower_executable("flwr")
