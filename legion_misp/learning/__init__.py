@@ -1,61 +1,56 @@
 """Compromised-message classifier trained by differentially private federated learning (LegionITS module).
 
 Members turn messages into features (:mod:`.features`), scale them with data-independent bounds
-(:mod:`.preprocessing`), train logistic regression locally with DP-SGD (:mod:`.dpsgd`) under a noise
-multiplier calibrated before training for (ε, δ) over all rounds (:mod:`.accounting`), and share only the
-resulting updates, which an :class:`~.aggregators.Aggregator` combines (:mod:`.federation`; Flower deployment
-in :mod:`.flower_app`).
+(:mod:`.preprocessing`), train logistic regression locally with DP-SGD (:mod:`.dpsgd`) under a noise multiplier
+calibrated before training for (ε, δ) over all rounds (:mod:`.accounting`), and share only the resulting updates,
+which an :class:`~.aggregators.Aggregator` combines (:mod:`.federation`; Flower deployment in :mod:`.flower_app`
+and :mod:`.flower_deploy`).
 
 Privacy unit: one training message of one member (record-level DP per organisation). See :mod:`.federation`.
+
+Names are imported lazily (the accountant and scikit-learn take seconds to import, and Flower starts a fresh
+process for every round).
 """
 
-from .accounting import calibrate_noise_multiplier, compute_epsilon, prv_epsilon
-from .aggregators import (
-    Aggregator,
-    CoordinateMedian,
-    FedAvg,
-    FLTrust,
-    MultiKrum,
-    NormBoundedMean,
-    TrimmedMean,
-    make_aggregator,
-)
-from .dpsgd import DPLogisticRegression, PrivacySpent
-from .features import (
-    FEATURE_EXTRACTOR_VERSION,
-    can_features,
-    spambase_features,
-    spambase_features_from_misp,
-    spambase_features_from_rfc5322,
-)
-from .federation import Member, TrainingConfig, plan_member, simulate
-from .model_io import ModelFile, ModelFileError, load_model, save_model
+from __future__ import annotations
 
-__all__ = [
-    "FEATURE_EXTRACTOR_VERSION",
-    "Aggregator",
-    "CoordinateMedian",
-    "DPLogisticRegression",
-    "FLTrust",
-    "FedAvg",
-    "Member",
-    "ModelFile",
-    "ModelFileError",
-    "MultiKrum",
-    "NormBoundedMean",
-    "PrivacySpent",
-    "TrainingConfig",
-    "TrimmedMean",
-    "calibrate_noise_multiplier",
-    "can_features",
-    "compute_epsilon",
-    "load_model",
-    "make_aggregator",
-    "plan_member",
-    "prv_epsilon",
-    "save_model",
-    "simulate",
-    "spambase_features",
-    "spambase_features_from_misp",
-    "spambase_features_from_rfc5322",
-]
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "calibrate_noise_multiplier": "accounting",
+    "compute_epsilon": "accounting",
+    "prv_epsilon": "accounting",
+    "Aggregator": "aggregators",
+    "CoordinateMedian": "aggregators",
+    "FedAvg": "aggregators",
+    "FLTrust": "aggregators",
+    "MultiKrum": "aggregators",
+    "NormBoundedMean": "aggregators",
+    "TrimmedMean": "aggregators",
+    "make_aggregator": "aggregators",
+    "DPLogisticRegression": "estimator",
+    "PrivacySpent": "estimator",
+    "FEATURE_EXTRACTOR_VERSION": "features",
+    "can_features": "features",
+    "spambase_features": "features",
+    "spambase_features_from_misp": "features",
+    "spambase_features_from_rfc5322": "features",
+    "Member": "federation",
+    "TrainingConfig": "federation",
+    "plan_member": "federation",
+    "simulate": "federation",
+    "ModelFile": "model_io",
+    "ModelFileError": "model_io",
+    "load_model": "model_io",
+    "save_model": "model_io",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

@@ -26,10 +26,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-import dp_accounting as dpa
-from dp_accounting.pld import privacy_loss_distribution as pld_lib
-from scipy import optimize
-
 Accountant = Literal["pld", "rdp"]
 ACCOUNTANTS: tuple[str, ...] = ("pld", "rdp")
 PLD_DISCRETIZATION = 1e-3
@@ -68,6 +64,8 @@ class DPSGDAccounting:
 
 
 def _rdp_epsilon(noise_multiplier: float, sampling_rate: float, steps: int, delta: float) -> float:
+    import dp_accounting as dpa  # imported when used: it costs seconds, and Flower spawns a process per round
+
     step = dpa.GaussianDpEvent(noise_multiplier)
     if sampling_rate < 1.0:
         step = dpa.PoissonSampledDpEvent(sampling_rate, step)
@@ -77,6 +75,9 @@ def _rdp_epsilon(noise_multiplier: float, sampling_rate: float, steps: int, delt
 
 
 def _pld_epsilon(noise_multiplier: float, sampling_rate: float, steps: int, delta: float) -> float:
+    import dp_accounting as dpa
+    from dp_accounting.pld import privacy_loss_distribution as pld_lib
+
     # dp-accounting's PLD library directly (what PLDAccountant does for this event), pessimistic
     # discretisation, so the value is an upper bound on the true ε of the discretised mechanism.
     single = pld_lib.from_gaussian_mechanism(
@@ -162,6 +163,8 @@ def calibrate_noise_multiplier(
             low, high = max(_Z_MIN, low / 2.0), low
         if gap(low) <= 0:
             return low
+    from scipy import optimize
+
     z = float(optimize.brentq(gap, low, high, xtol=1e-3 * low, rtol=1e-6))
     while gap(z) > 0:  # brentq's answer lies within xtol of the root, possibly on the unsafe side
         z *= 1.0005

@@ -326,7 +326,7 @@ def markdown_report(result: ExperimentResult) -> str:
             "| data | HCRL CAN-bus frames, not deduplicated | Spambase, deduplicated before splitting |",
             "| seeds | 1 | " + str(preset["seeds"]) + " |",
             "",
-            "The data sets differ (the PoC's CAN-bus data is not available offline), so the numbers show the "
+            "The data sets are different (the PoC's CAN-bus data is not available offline), so the numbers show the "
             "size of the DP cost, not a head-to-head accuracy comparison.",
             "",
         ]

@@ -29,7 +29,7 @@ from .accounting import ACCOUNTANTS, DPSGDAccounting, calibrate_noise_multiplier
 from .aggregators import Aggregator
 from .byzantine import Behaviour
 from .data import Dataset
-from .dpsgd import dp_sgd, logistic_loss
+from .dpsgd import dp_sgd, expit, logistic_loss
 from .metrics import binary_metrics, choose_threshold, membership_advantage
 
 if TYPE_CHECKING:  # the ledger lives in legion_misp.privacy; imported only where it is used
@@ -106,15 +106,21 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class MemberPlan:
-    """One member's DP-SGD schedule, fixed before training.
+    """One member's DP-SGD schedule and privacy cost, fixed before training.
 
     Attributes
     ----------
     n_examples : int
     sampling_rate : float
+        ``q = min(1, batch_size / n_examples)``.
     steps_per_round : int
     noise_multiplier : float
-        0.0 without DP.
+        ``z`` (0.0 without DP).
+    rounds : int
+    delta : float
+    accountant : str
+    epsilons : tuple of float
+        ε after rounds 1, 2, …, ``rounds`` (empty without DP), computed by the accountant at planning time.
     """
 
     n_examples: int
@@ -124,6 +130,7 @@ class MemberPlan:
     rounds: int
     delta: float
     accountant: str
+    epsilons: tuple[float, ...] = ()
 
     def epsilon_after(self, rounds_done: int) -> float | None:
         """ε spent after ``rounds_done`` rounds (``None`` without DP, 0.0 before the first round)."""
@@ -131,19 +138,24 @@ class MemberPlan:
             return None
         if rounds_done <= 0:
             return 0.0
-        accounting = DPSGDAccounting(
-            self.noise_multiplier, self.sampling_rate, rounds_done * self.steps_per_round
-        )
-        return accounting.epsilon(self.delta, self.accountant)  # type: ignore[arg-type]
+        return self.epsilons[min(rounds_done, self.rounds) - 1]
 
-    def describe(self) -> dict[str, Any]:
-        """Plan values plus the ε over all rounds."""
-        return {**asdict(self), "epsilon_total": self.epsilon_after(self.rounds)}
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        values = asdict(self)
+        values["epsilons"] = list(self.epsilons)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> MemberPlan:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{**values, "epsilons": tuple(values.get("epsilons", ()))})
 
 
 def plan_member(n_examples: int, config: TrainingConfig) -> MemberPlan:
-    """Calibrate a member's noise multiplier for ``config.epsilon`` over all rounds × local steps (before
-    training).
+    """Calibrate a member's noise multiplier for ``config.epsilon`` over all rounds × local steps.
+
+    Runs before training; also computes the ε after each round (for ledger debits and reports).
 
     Raises
     ------
@@ -154,12 +166,15 @@ def plan_member(n_examples: int, config: TrainingConfig) -> MemberPlan:
         raise ValueError("a member needs at least one training example")
     rate = min(1.0, config.batch_size / n_examples)
     steps = config.local_epochs * math.ceil(n_examples / config.batch_size)
-    z = 0.0
-    if config.epsilon is not None:
-        z = calibrate_noise_multiplier(
-            config.epsilon, config.delta, rate, steps * config.rounds, config.accountant
-        )  # type: ignore[arg-type]
-    return MemberPlan(n_examples, rate, steps, z, config.rounds, config.delta, config.accountant)
+    if config.epsilon is None:
+        return MemberPlan(n_examples, rate, steps, 0.0, config.rounds, config.delta, config.accountant)
+    accountant = config.accountant  # validated by TrainingConfig
+    z = calibrate_noise_multiplier(config.epsilon, config.delta, rate, steps * config.rounds, accountant)  # type: ignore[arg-type]
+    epsilons = tuple(
+        DPSGDAccounting(z, rate, r * steps).epsilon(config.delta, accountant)  # type: ignore[arg-type]
+        for r in range(1, config.rounds + 1)
+    )
+    return MemberPlan(n_examples, rate, steps, z, config.rounds, config.delta, accountant, epsilons)
 
 
 def local_update(
@@ -267,7 +282,6 @@ class SimulationResult:
 
 def evaluate(weights: np.ndarray, validation: Dataset, test: Dataset) -> tuple[float, dict[str, Any]]:
     """Choose the threshold on ``validation`` (rows with bias) and return it with the metrics on ``test``."""
-    from scipy.special import expit
 
     threshold = choose_threshold(validation.y, expit(validation.X @ weights))
     return threshold, binary_metrics(test.y, expit(test.X @ weights), threshold)

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 
+from ..errors import LegionError
+from .dpsgd import expit
 from .features import CAN_EXTRACTOR, FEATURE_EXTRACTOR_VERSION, SPAMBASE_EXTRACTOR
 from .preprocessing import get_preprocessor
 
@@ -37,7 +38,7 @@ MAX_FILE_BYTES = 1 << 20
 _EXTRACTOR_PREPROCESSORS = {SPAMBASE_EXTRACTOR: "spambase-v1", CAN_EXTRACTOR: "can-v1"}
 
 
-class ModelFileError(ValueError):
+class ModelFileError(LegionError, ValueError):
     """A model file is unreadable, of an unknown schema, inconsistent, or fails its sha256 check.
 
     Attributes
