@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("legion_misp.cli.store_cmd", "store"),
     ("legion_misp.cli.budget_cmd", "budget"),
     ("legion_misp.cli.sanitize_cmd", "sanitize"),
+    ("legion_misp.cli.learn_cmd", "learn"),
     ("legion_misp.cli.modules_cmd", "modules"),
     ("legion_misp.cli.demo_cmd", "demo"),
     ("legion_misp.cli.sync_cmd", "sync"),

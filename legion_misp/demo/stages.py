@@ -96,3 +96,55 @@ def sanitize_examples(ctx: DemoContext) -> StageResult:
 
 STAGES.append(("Sanitise the events for the federation (gates, pseudonyms, scrubbing, OpenDP noise)",
                sanitize_examples))
+
+
+def _learning(ctx: DemoContext) -> StageResult:
+    from ..learning.demo_stage import learning_stage
+
+    return learning_stage(ctx)
+
+
+STAGES.append(("Train the compromised-message classifier with DP federated learning (4 members, 3 rounds)",
+               _learning))
+
+SAMPLE_MESSAGES = [
+    ("email object: prize notification", {"object": {"name": "email", "uuid": "4a8e1c52-6f0e-4c1b-9d7e-2b3c5a6d7e81",
+     "Attribute": [{"type": "email-subject", "object_relation": "subject", "value": "You have WON $1,000,000!!!"},
+                   {"type": "email-body", "object_relation": "email-body",
+                    "value": "CLICK HERE to claim your FREE prize money now!!! Credit card required. $$$ Order "
+                             "now, 100% free, remove yourself from our list."}]}}),
+    ("email-body: meeting note", {"attribute": {"type": "email-body", "uuid": "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f",
+     "value": "Hi George, the project meeting moved to Tuesday; the lab report and data are attached."}}),
+    ("email-subject: account suspended", {"attribute": {"type": "email-subject",
+     "uuid": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+     "value": "FINAL NOTICE: your account is SUSPENDED, verify your credit card NOW to receive your money"}}),
+]
+
+
+def classify_samples(ctx: DemoContext) -> StageResult:
+    """Start the real misp-modules server with our modules and classify sample messages through it."""
+    from ..mispmod.server import ModuleServer
+
+    model_path = ctx.data.get("model_path")
+    if model_path is None:
+        return StageResult("modules", [("error", "no model: the learning stage did not run")], ok=False)
+    rows, table = [], []
+    with ModuleServer() as server:
+        loaded = sorted(m["name"] for m in server.get("/modules") if m["name"].startswith("legion_"))
+        rows.append(("misp-modules server", f"{server.url}: {len(loaded)} legion modules loaded"))
+        for label, body in SAMPLE_MESSAGES:
+            answer = server.query({"module": "legion_classify", "config": {"model_path": str(model_path)}, **body})
+            if "error" in answer:
+                return StageResult("modules", [*rows, (label, f"error: {answer['error']}")], ok=False)
+            verdict = {a["object_relation"]: a["value"] for a in answer["results"]["Object"][0]["Attribute"]}
+            rows.append((label, f"{verdict['verdict']} (score {verdict['score']:.3f})"))
+            table.append([label, verdict["verdict"], verdict["score"], verdict["threshold"],
+                          verdict.get("epsilon"), verdict["model-id"][:12]])
+    section = ctx.report.section("MISP modules: classifying messages through the real misp-modules server")
+    ctx.report.paragraph(section, "The stock misp-modules server was started with legion-misp's custom module root; "
+                                  "these are the legion_classify answers an analyst would see in MISP.")
+    ctx.report.table(section, ["message", "verdict", "score", "threshold", "model ε", "model id"], table)
+    return StageResult("modules", rows, ok=True)
+
+
+STAGES.append(("Classify sample messages through the real misp-modules server", classify_samples))

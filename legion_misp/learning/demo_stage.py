@@ -36,6 +36,8 @@ def learning_stage(ctx: Any) -> Any:
     out = ctx.out_dir / "learning"
     out.mkdir(parents=True, exist_ok=True)
     results = {}
+    for stale in out.glob("ledger-member-*.sqlite*"):
+        stale.unlink()  # demo only: every demo run starts each member with a full budget
     for name, epsilon in (("fl", None), ("fl+dp", DEMO_EPSILON)):
         config = TrainingConfig(epsilon=epsilon)
         parts = partition_iid(splits.train, DEMO_MEMBERS, np.random.default_rng(1))
@@ -64,4 +66,5 @@ def learning_stage(ctx: Any) -> Any:
                                   "each debited its own privacy ledger; the threshold was chosen on validation "
                                   "data. Privacy unit: one training message of one member.")
     ctx.report.table(section, ["what", "value"], [list(r) for r in rows])
+    ctx.data["model_path"] = model_path
     return StageResult("learning", rows, ok=True)
