@@ -91,7 +91,29 @@ def sanitize_examples(ctx: DemoContext) -> StageResult:
             ("shared feed", str(shared.path))]
     if summary.failed:
         rows.append(("errors", str(summary.failed)))
+    _report_sanitize(ctx, summary, reports)
     return StageResult("sanitize", rows, ok=not summary.failed)
+
+
+def _report_sanitize(ctx: DemoContext, summary: object, reports: list) -> None:
+    """What the sanitiser dropped, pseudonymised, scrubbed and noised, by reason (a table and a bar chart)."""
+    from .report import new_figure
+
+    by_reason = Counter((a.action, a.reason) for r in reports for a in r.actions)
+    section = ctx.report.section("What left the organisation, and what did not")
+    ctx.report.paragraph(section, f"{summary.shared} of {summary.events_read} events were shared (sanitised), "
+                                  f"{summary.dropped} stayed home. The release cost ε = {summary.cost.epsilon:g}, "
+                                  f"δ = {summary.cost.delta:.1g}, debited in the ledger before anything was written. "
+                                  "Reasons never contain the protected values.")
+    ctx.report.table(section, ["action", "reason", "count"],
+                     [[action, reason, count] for (action, reason), count in by_reason.most_common(25)])
+    figure = new_figure(6.4, 3.2)
+    axes = figure.subplots()
+    actions = Counter(a.action for r in reports for a in r.actions)
+    axes.barh(list(actions), list(actions.values()), color="#2b5797")
+    axes.set_xlabel("changes")
+    ctx.report.figure(section, figure, "Changes made by the sanitiser, by kind.",
+                      png_path=ctx.out_dir / "plots" / "sanitiser-actions.png")
 
 
 STAGES.append(("Sanitise the events for the federation (gates, pseudonyms, scrubbing, OpenDP noise)",
