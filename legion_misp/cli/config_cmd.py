@@ -8,6 +8,7 @@ import click
 
 from ..config import example_config_text, load_config, registered_sections
 from ..errors import EXIT_USAGE, ConfigError
+from ..schema import Key
 from .context import state
 
 
@@ -65,22 +66,45 @@ def check(ctx: click.Context, path: str | None) -> None:
 
 
 @config.command("reference")
-def reference() -> None:
+@click.option("--markdown", is_flag=True, help="Markdown tables (the README's configuration reference).")
+def reference(markdown: bool) -> None:
     """Print every configuration key with its type, default and meaning.
 
     \b
     Example:
       legion config reference | less
+      legion config reference --markdown > docs/config.md
     """
     for section, keys in registered_sections().items():
-        click.echo(f"[{section}]")
-        for key in keys:
-            default = "required" if key.required else f"default {key.default!r}"
-            secret = " (secret: env:NAME or file:PATH)" if key.secret else ""
-            click.echo(f"  {key.name}: {default}{secret}")
-            if key.doc:
-                click.echo(f"      {key.doc}")
-            for item in key.item_schema or ():
-                item_default = "required" if item.required else f"default {item.default!r}"
-                click.echo(f"      {key.name}[].{item.name}: {item_default} — {item.doc}")
-        click.echo()
+        click.echo(_markdown_section(section, keys) if markdown else _text_section(section, keys))
+
+
+def _default_text(key: Key) -> str:
+    if key.required:
+        return "required"
+    return "secret: env:NAME or file:PATH" if key.secret and key.default is None else repr(key.default)
+
+
+def _text_section(section: str, keys: tuple[Key, ...]) -> str:
+    lines = [f"[{section}]"]
+    for key in keys:
+        lines.append(f"  {key.name}: {_default_text(key)}" + (" (secret: env:NAME or file:PATH)" if key.secret
+                                                              and key.default is not None else ""))
+        if key.doc:
+            lines.append(f"      {key.doc}")
+        for item in key.item_schema or ():
+            lines.append(f"      {key.name}[].{item.name}: {_default_text(item)} — {item.doc}")
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_section(section: str, keys: tuple[Key, ...]) -> str:
+    lines = [f"#### `[{section}]`", "", "| key | default | meaning |", "|---|---|---|"]
+    for key in keys:
+        lines.append(f"| `{key.name}` | {_md(_default_text(key))} | {_md(key.doc)} |")
+        for item in key.item_schema or ():
+            lines.append(f"| `{key.name}[].{item.name}` | {_md(_default_text(item))} | {_md(item.doc)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
