@@ -163,8 +163,14 @@ def register_keys(section: str, keys: tuple[Key, ...]) -> None:
     _SECTIONS[section] = tuple(existing.values())
 
 
+def _import_section_modules() -> None:
+    for module_name in SECTION_MODULES:
+        importlib.import_module(module_name)
+
+
 def registered_sections() -> dict[str, tuple[Key, ...]]:
     """All known sections and their keys (for documentation and ``legion config reference``)."""
+    _import_section_modules()
     return dict(_SECTIONS)
 
 
@@ -253,8 +259,7 @@ def load_default_config(base_dir: Path | None = None) -> Config:
 
 def parse_config(text: str, *, base_dir: Path, path: Path | None = None) -> Config:
     where = str(path) if path else "<embedded default>"
-    for module_name in SECTION_MODULES:
-        importlib.import_module(module_name)
+    _import_section_modules()
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
