@@ -147,8 +147,14 @@ _SECTIONS: dict[str, tuple[Key, ...]] = {
     "ledger": LEDGER_KEYS,
 }
 _REQUIRED_SECTIONS = {"organisation"}
-# Modules that register their own sections/keys on import; parse_config imports them first.
-SECTION_MODULES: tuple[str, ...] = ("connectors.settings",)
+
+# Modules that register their own sections when imported; imported before a configuration is validated.
+SECTION_MODULES: tuple[str, ...] = ("legion_misp.privacy.policy", "connectors.settings")
+
+
+def _import_section_modules() -> None:
+    for module_name in SECTION_MODULES:
+        importlib.import_module(module_name)
 
 
 def register_section(name: str, keys: tuple[Key, ...]) -> None:
@@ -161,11 +167,6 @@ def register_keys(section: str, keys: tuple[Key, ...]) -> None:
     existing = {k.name: k for k in _SECTIONS.get(section, ())}
     existing.update({k.name: k for k in keys})
     _SECTIONS[section] = tuple(existing.values())
-
-
-def _import_section_modules() -> None:
-    for module_name in SECTION_MODULES:
-        importlib.import_module(module_name)
 
 
 def registered_sections() -> dict[str, tuple[Key, ...]]:
@@ -258,8 +259,8 @@ def load_default_config(base_dir: Path | None = None) -> Config:
 
 
 def parse_config(text: str, *, base_dir: Path, path: Path | None = None) -> Config:
-    where = str(path) if path else "<embedded default>"
     _import_section_modules()
+    where = str(path) if path else "<embedded default>"
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

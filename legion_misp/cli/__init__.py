@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("legion_misp.cli.config_cmd", "config"),
     ("legion_misp.cli.store_cmd", "store"),
     ("legion_misp.cli.budget_cmd", "budget"),
+    ("legion_misp.cli.sanitize_cmd", "sanitize"),
     ("legion_misp.cli.demo_cmd", "demo"),
     ("legion_misp.cli.sync_cmd", "sync"),
 )
@@ -68,9 +69,8 @@ _register_commands()
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turn LegionError into a one-line message and its exit code."""
     try:
+        # With standalone_mode=False, click returns ctx.exit(code) as the return value instead of raising.
         code = cli.main(args=argv, prog_name="legion", standalone_mode=False)
-        if isinstance(code, int) and code:  # ctx.exit(n) returns n in non-standalone mode
-            sys.exit(code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -88,4 +88,4 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         click.echo(f"Error: {redact(str(exc))}", err=True)
         sys.exit(EXIT_USAGE)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,1 +1,20 @@
-"""Privacy: the persistent ε ledger, and (see the sanitiser) DP mechanisms for MISP events."""
+"""Privacy: what may leave the organisation, and the differential privacy of the numbers that do.
+
+Public API (used by the CLI, the MISP modules and the connectors):
+
+- :class:`Policy` (``[privacy]``), :class:`Sanitizer` (``Sanitizer.from_config(config)``,
+  ``sanitizer.sanitize(event) -> (event_or_None, EventReport)``, ``sanitizer.release_cost()``);
+- :func:`publish_gate_findings` for the MISP publish gate;
+- :func:`sanitize_events` (streaming run over a source and a sink, ledger debited first);
+- :func:`release_statistics` (``legion sanitize stats``);
+- the persistent ε ledger: :class:`Ledger`, :func:`open_ledger`, :class:`BudgetExceeded`.
+"""
+
+from .ledger import BudgetExceeded, Ledger, open_ledger
+from .mechanisms import PrivacyCost, SecureNoise, SeededNoise
+from .policy import Policy, PolicyError
+from .report import Action, EventReport
+from .sanitizer import SanitizeInputError, Sanitizer
+
+__all__ = ["Action", "BudgetExceeded", "EventReport", "Ledger", "Policy", "PolicyError", "PrivacyCost",
+           "SanitizeInputError", "Sanitizer", "SecureNoise", "SeededNoise", "open_ledger"]

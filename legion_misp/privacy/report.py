@@ -1,0 +1,59 @@
+"""What the sanitiser did to each event, and why: plain data, JSON-ready, never holding a protected value."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .mechanisms import PrivacyCost
+
+ACTIONS = ("dropped", "pseudonymised", "scrubbed", "noised", "removed")
+
+
+@dataclass(frozen=True)
+class Action:
+    """One change: ``action`` (dropped, pseudonymised, scrubbed, noised, removed) on ``target``, ``reason``."""
+
+    action: str
+    target: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"action": self.action, "target": self.target, "reason": self.reason}
+
+
+@dataclass
+class EventReport:
+    """The sanitiser's record for one event.
+
+    Attributes
+    ----------
+    event_uuid : the event's uuid (None if it could not be read).
+    location : file or store the event came from.
+    outcome : ``shared``, ``dropped`` (the whole event stays home) or ``failed`` (bad input; see ``error``).
+    actions : every change, in order.
+    cost : (ε, δ) this event's noise spent (composition over its mechanisms).
+    mechanisms : names of the mechanisms that noised something in this event.
+    """
+
+    event_uuid: str | None
+    location: str | None = None
+    outcome: str = "shared"
+    actions: list[Action] = field(default_factory=list)
+    cost: PrivacyCost = field(default_factory=PrivacyCost)
+    mechanisms: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def add(self, action: str, target: str, reason: str) -> None:
+        self.actions.append(Action(action, target, reason))
+
+    def counts(self) -> dict[str, int]:
+        counted = Counter(a.action for a in self.actions)
+        return {name: counted.get(name, 0) for name in ACTIONS}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"event_uuid": self.event_uuid, "location": self.location, "outcome": self.outcome,
+                "error": self.error, "epsilon": self.cost.epsilon, "delta": self.cost.delta,
+                "mechanisms": list(self.mechanisms), "counts": self.counts(),
+                "actions": [a.as_dict() for a in self.actions]}

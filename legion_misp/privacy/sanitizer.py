@@ -1,0 +1,628 @@
+"""Turn one MISP event into the copy that may leave the organisation (or None), with a report of every change.
+
+:meth:`Sanitizer.sanitize` is pure apart from drawing noise: it never mutates its input, reads no clock or file and
+writes nothing. The order of work for an event:
+
+1. **Input check**: structure, known attribute types, distribution present (:class:`SanitizeInputError` otherwise).
+2. **Gates** (event, object, attribute): distribution 0 or below the minimum, sharing groups not mapped to this
+   federation, blocked tags, dropped categories/types/object templates, deleted items, and values that are or
+   contain internal/own-public addresses, internal host names or e-mail addresses, or sensitive terms.
+3. **Identity**: ``Orgc``/``Org`` become the federation pseudonym; creator e-mails, sightings' sources and
+   organisations, local ids, proposals, related events and every unknown field are removed (allow-lists).
+   Event, object and attribute uuids are kept.
+4. **Keyed pseudonyms** for ``pseudonymise_types``; **text scrubbing** of info, comments, text-like attributes,
+   tags, galaxy text and event reports.
+5. **Noise** (OpenDP): sighting counts, clamped numeric attributes, first_seen/last_seen pairs. The event's (ε, δ)
+   is the basic composition of the mechanisms that noised something in it.
+
+Sightings are never shared one by one: each shared attribute gets a noisy count of "seen" and "false positive"
+sightings, and a ``legion-sighting-summary`` object is added when a noisy count reaches ``sightings_threshold``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid as uuid_module
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ConfigError, EventFormatError
+from ..stores.events import check_event, is_published
+from . import gates
+from .mechanisms import (
+    BoundedTimestampPairMechanism,
+    ClampedNumericMechanism,
+    NoiseSource,
+    PrivacyCost,
+    SecureNoise,
+    SeededNoise,
+    SightingCountMechanism,
+)
+from .policy import Policy
+from .pseudonyms import Pseudonymizer, PseudonymKeyError
+from .report import EventReport
+from .scrub import ProtectedContent
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+LEGION_NAMESPACE = uuid_module.UUID("5b0c1f3e-9a8d-4e52-b1c7-3f6d2a9e8c41")
+SIGHTING_SUMMARY_OBJECT = "legion-sighting-summary"
+TAG_PSEUDONYMISED = "legion:pseudonymised"
+TAG_NOISED = "legion:dp-noised"
+
+_EVENT_KEYS = ("uuid", "info", "date", "threat_level_id", "analysis", "timestamp", "publish_timestamp", "published",
+               "extends_uuid")
+_ATTRIBUTE_KEYS = ("uuid", "type", "category", "value", "to_ids", "comment", "timestamp", "object_relation",
+                   "disable_correlation", "first_seen", "last_seen")
+_OBJECT_KEYS = ("uuid", "name", "meta-category", "description", "template_uuid", "template_version", "comment",
+                "timestamp", "first_seen", "last_seen")
+_REFERENCE_KEYS = ("uuid", "referenced_uuid", "relationship_type", "comment", "timestamp", "object_uuid")
+_REPORT_KEYS = ("uuid", "name", "content", "timestamp")
+_GALAXY_KEYS = ("uuid", "name", "type", "description", "version", "namespace", "kill_chain_order", "icon")
+_CLUSTER_KEYS = ("uuid", "type", "value", "tag_name", "description", "source", "authors", "version", "meta")
+_SEEN_TYPES = {"0": 0, "1": 1}
+
+
+class SanitizeInputError(EventFormatError):
+    """The event cannot be sanitised safely (unknown type, missing field, wrong value type). Names the event."""
+
+
+@dataclass
+class _Work:
+    """Per-event scratch state: noise requests gathered while walking, the report, uuids dropped."""
+
+    report: EventReport
+    timestamp: str
+    dropped_uuids: set[str] = field(default_factory=set)
+    shared_attributes: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    numeric: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    time_pairs: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Sanitizer:
+    """Sanitises MISP events under a :class:`Policy`.
+
+    Parameters
+    ----------
+    policy : Policy
+        What may leave and how released numbers are noised.
+    pseudonymizer : Pseudonymizer or None, default=None
+        Keyed pseudonyms; required when ``policy.pseudonymise_types`` is not empty.
+    noise : NoiseSource or None, default=None
+        Where noise comes from; None means OpenDP's secure sampler (:class:`SecureNoise`).
+
+    Attributes
+    ----------
+    protected_ : ProtectedContent
+        The detector of what identifies the organisation.
+    mechanisms_ : dict
+        The DP mechanisms the policy enables, by name.
+    """
+
+    def __init__(self, policy: Policy, *, pseudonymizer: Pseudonymizer | None = None,
+                 noise: NoiseSource | None = None):
+        if policy.pseudonymise_types and pseudonymizer is None:
+            raise ConfigError("privacy.pseudonymise_types needs the federation key ([federation] pseudonym_key)")
+        self.policy = policy
+        self.pseudonymizer = pseudonymizer
+        self.noise = noise if noise is not None else SecureNoise()
+        self.protected_ = ProtectedContent(policy.organisation, placeholder=policy.placeholder)
+        self.mechanisms_ = _build_mechanisms(policy)
+        self.numeric_mechanisms_ = {
+            name: ClampedNumericMechanism(lower=b.lower, upper=b.upper, sensitivity=b.sensitivity,
+                                          epsilon=policy.numeric_epsilon)
+            for name, b in policy.numeric_attributes.items()}
+        self._known_types = gates.known_types()
+
+    @classmethod
+    def from_config(cls, config: Config, *, seed: int | None = None,
+                    pseudonym_key: bytes | None = None) -> Sanitizer:
+        """A sanitiser for ``[privacy]``; the key comes from ``[federation] pseudonym_key`` unless given.
+
+        ``seed`` switches to :class:`SeededNoise` (tests only, not private).
+        """
+        policy = Policy.from_config(config)
+        key = pseudonym_key if pseudonym_key is not None else _federation_key(config, policy)
+        try:
+            pseudonymizer = Pseudonymizer(key) if key is not None else None
+        except PseudonymKeyError as exc:
+            raise ConfigError(f"[federation] pseudonym_key: {exc}") from exc
+        return cls(policy, pseudonymizer=pseudonymizer, noise=SeededNoise(seed) if seed is not None else None)
+
+    def params(self) -> dict[str, Any]:
+        """Everything needed to rebuild this run (no key, no organisation details)."""
+        return {"policy": self.policy.params(), "noise": self.noise.description, "secure_noise": self.noise.secure,
+                "mechanisms": {k: m.describe() for k, m in self.mechanisms_.items()},
+                "numeric_mechanisms": {k: m.describe() for k, m in self.numeric_mechanisms_.items()},
+                "release_cost": self.release_cost().as_dict()}
+
+    def release_cost(self) -> PrivacyCost:
+        """(ε, δ) one release of any number of events may spend: the composition of every enabled mechanism.
+
+        Each unit of privacy (one sighting, one numeric value, one timestamp) belongs to one event and one
+        attribute, so events and attributes compose in parallel; the mechanism kinds compose sequentially.
+        """
+        total = PrivacyCost()
+        for mechanism in self.mechanisms_.values():
+            total = total + mechanism.privacy_map()
+        if self.numeric_mechanisms_:
+            total = total + PrivacyCost.parallel([m.privacy_map() for m in self.numeric_mechanisms_.values()])
+        return total
+
+    # ---- one event -----------------------------------------------------------------------------------------------
+
+    def sanitize(self, event: dict[str, Any], *, location: str | None = None
+                 ) -> tuple[dict[str, Any] | None, EventReport]:
+        """The shareable copy of ``event`` (None if it must stay home) and the report of what changed.
+
+        Raises
+        ------
+        SanitizeInputError
+            The event is malformed (names the event uuid and ``location``).
+        """
+        self._check_input(event, location)
+        report = EventReport(event_uuid=event["uuid"], location=location)
+        event_level = gates.parse_distribution(event["distribution"])
+        reason = gates.distribution_gate(event, event_level, self.policy) if event_level != 5 else \
+            "event distribution 5 (inherit) is not valid for an event"
+        reason = reason or gates.blocked_tag(event, self.policy)
+        if not reason and self.policy.published_only and not is_published(event):
+            reason = "event not published (privacy.published_only)"
+        if reason:
+            report.outcome = "dropped"
+            report.add("dropped", "event", reason)
+            return None, report
+        work = _Work(report=report, timestamp=str(event.get("timestamp", "")))
+        out = self._event_shell(event, event_level, work)
+        out["Attribute"] = self._attributes(event.get("Attribute", []), work, where="attribute")
+        out["Object"] = self._objects(event.get("Object", []), work, event_level)
+        out["EventReport"] = self._event_reports(event.get("EventReport", []), work, event_level)
+        self._apply_noise(work)
+        out["Object"].extend(work.summaries)
+        _drop_dangling_references(out["Object"], work.dropped_uuids)
+        _remove_empty(out)
+        return out, report
+
+    def _check_input(self, event: Any, location: str | None) -> None:
+        try:
+            check_event(event, location=location)
+        except EventFormatError as exc:
+            raise SanitizeInputError(str(exc.args[0]).split(" — ")[0], location=location,
+                                     event_uuid=exc.event_uuid) from exc
+        uuid = event["uuid"]
+
+        def fail(message: str) -> SanitizeInputError:
+            return SanitizeInputError(message, location=location, event_uuid=uuid)
+
+        if not isinstance(event.get("info"), str):
+            raise fail("missing field: event 'info' (a string)")
+        if "distribution" not in event:
+            raise fail("missing field: event 'distribution' (needed to decide what may leave)")
+        if gates.parse_distribution(event["distribution"]) is None:
+            raise fail(f"invalid event distribution {str(event['distribution'])[:20]!r} (expected 0-4)")
+        for obj in event.get("Object", []):
+            if not isinstance(obj.get("name"), str):
+                raise fail("missing field: object 'name'")
+            self._check_attributes(obj.get("Attribute", []), fail)
+        self._check_attributes(event.get("Attribute", []), fail)
+        for report in event.get("EventReport", []):
+            if not isinstance(report, dict) or not isinstance(report.get("content", ""), str):
+                raise fail("each EventReport must be an object with a string 'content'")
+
+    def _check_attributes(self, attributes: list[dict[str, Any]], fail: Any) -> None:
+        for attribute in attributes:
+            attribute_type = attribute.get("type")
+            if attribute_type not in self._known_types:
+                raise fail(f"unknown attribute type {str(attribute_type)[:40]!r} (attribute "
+                           f"{attribute.get('uuid', '?')})")
+            if not isinstance(attribute.get("value"), str | int | float) or isinstance(attribute.get("value"), bool):
+                raise fail(f"attribute {attribute.get('uuid', '?')} value must be a string")
+            if "distribution" in attribute and gates.parse_distribution(attribute["distribution"]) is None:
+                raise fail(f"attribute {attribute.get('uuid', '?')} has an invalid distribution")
+            if not isinstance(attribute.get("Sighting", []), list):
+                raise fail(f"attribute {attribute.get('uuid', '?')} 'Sighting' must be a list")
+
+    # ---- event-level parts ---------------------------------------------------------------------------------------
+
+    def _event_shell(self, event: dict[str, Any], level: int, work: _Work) -> dict[str, Any]:
+        out = {k: event[k] for k in _EVENT_KEYS if k in event}
+        out["info"] = self._scrub(event["info"], work, "event info")
+        out["distribution"] = _shared_level(level)
+        organisation = pseudonym_organisation(self.policy.organisation.pseudonym)
+        out["Orgc"] = organisation
+        out["Org"] = dict(organisation)
+        removed = sorted(k for k in event if k not in _EVENT_KEYS and k not in
+                         ("distribution", "Attribute", "Object", "EventReport", "Tag", "Galaxy"))
+        identity = [k for k in removed if k in ("Orgc", "Org", "event_creator_email", "orgc_id", "org_id", "user_id")]
+        if identity:
+            work.report.add("pseudonymised", "event identity", "reporting organisation replaced by the federation "
+                            f"pseudonym; removed {', '.join(identity)}")
+        other = [k for k in removed if k not in identity]
+        if other:
+            work.report.add("removed", "event fields", f"local or unknown fields removed: {', '.join(other)}")
+        out["Tag"] = self._tags(event, work, "event")
+        out["Galaxy"] = self._galaxies(event.get("Galaxy", []), work, "event")
+        return out
+
+    def _tags(self, element: dict[str, Any], work: _Work, where: str) -> list[dict[str, Any]]:
+        kept = []
+        for tag in element.get("Tag") or []:
+            if not isinstance(tag, dict) or not isinstance(tag.get("name"), str):
+                continue
+            if _truthy(tag.get("local")):
+                work.report.add("dropped", f"{where} tag", "local tag (never synchronised by MISP)")
+                continue
+            kind = self.protected_.contains(tag["name"])
+            if kind:
+                work.report.add("dropped", f"{where} tag", f"tag name contains {kind}")
+                continue
+            kept.append({k: tag[k] for k in ("name", "colour") if k in tag})
+        return kept
+
+    def _galaxies(self, galaxies: Any, work: _Work, where: str) -> list[dict[str, Any]]:
+        kept = []
+        for galaxy in galaxies if isinstance(galaxies, list) else []:
+            if not isinstance(galaxy, dict):
+                continue
+            clusters = []
+            for cluster in galaxy.get("GalaxyCluster") or []:
+                if not isinstance(cluster, dict):
+                    continue
+                level = gates.parse_distribution(cluster.get("distribution", 3))
+                reason = "galaxy cluster at distribution 0" if level == 0 else None
+                if not reason and isinstance(cluster.get("tag_name"), str) and \
+                        self.policy.is_blocked_tag(cluster["tag_name"]):
+                    reason = "galaxy cluster with a blocked tag"
+                if not reason:
+                    kind = self.protected_.contains(str(cluster.get("value", ""))) or \
+                        self.protected_.contains(str(cluster.get("tag_name", "")))
+                    reason = f"galaxy cluster name contains {kind}" if kind else None
+                if reason:
+                    work.report.add("dropped", f"{where} galaxy cluster {cluster.get('uuid', '?')}", reason)
+                    continue
+                clean = {k: cluster[k] for k in _CLUSTER_KEYS if k in cluster}
+                clusters.append(self._scrub_tree(clean, work, f"{where} galaxy cluster {cluster.get('uuid', '?')}"))
+            if clusters:
+                shell = {k: galaxy[k] for k in _GALAXY_KEYS if k in galaxy}
+                shell = self._scrub_tree(shell, work, f"{where} galaxy")
+                shell["GalaxyCluster"] = clusters
+                kept.append(shell)
+        return kept
+
+    def _event_reports(self, reports: list[dict[str, Any]], work: _Work, event_level: int) -> list[dict[str, Any]]:
+        kept = []
+        for report in reports:
+            target = f"event report {report.get('uuid', '?')}"
+            level = gates.parse_distribution(report.get("distribution", 5))
+            reason = "event report deleted" if _truthy(report.get("deleted")) else None
+            reason = reason or (gates.distribution_gate(report, level, self.policy) if level is not None
+                                else "invalid distribution")
+            if reason:
+                work.report.add("dropped", target, reason)
+                continue
+            clean = {k: report[k] for k in _REPORT_KEYS if k in report}
+            clean["distribution"] = _shared_level(level)
+            for key in ("name", "content"):
+                if isinstance(clean.get(key), str):
+                    clean[key] = self._scrub(clean[key], work, f"{target} {key}")
+            kept.append(clean)
+        return kept
+
+    # ---- objects and attributes ------------------------------------------------------------------------------------
+
+    def _objects(self, objects: list[dict[str, Any]], work: _Work, event_level: int) -> list[dict[str, Any]]:
+        kept = []
+        for obj in objects:
+            target = f"object {obj.get('uuid', '?')} ({obj['name']})"
+            level = gates.parse_distribution(obj.get("distribution", 5))
+            reason = "object deleted" if _truthy(obj.get("deleted")) else None
+            if not reason and obj["name"] in self.policy.drop_object_names:
+                reason = f"object template {obj['name']!r} never leaves"
+            reason = reason or (gates.distribution_gate(obj, level, self.policy) if level is not None
+                                else "invalid distribution")
+            if reason:
+                work.report.add("dropped", target, reason)
+                work.dropped_uuids.update(_uuids_of(obj))
+                continue
+            clean = {k: obj[k] for k in _OBJECT_KEYS if k in obj}
+            clean["distribution"] = _shared_level(level)
+            if isinstance(clean.get("comment"), str):
+                clean["comment"] = self._scrub(clean["comment"], work, f"{target} comment")
+            clean["Attribute"] = self._attributes(obj.get("Attribute", []), work, where=f"{target} attribute")
+            if not clean["Attribute"]:
+                work.report.add("dropped", target, "no attribute of the object may leave")
+                work.dropped_uuids.add(str(obj.get("uuid")))
+                continue
+            clean["ObjectReference"] = [{k: r[k] for k in _REFERENCE_KEYS if k in r}
+                                        for r in obj.get("ObjectReference") or [] if isinstance(r, dict)
+                                        and not _truthy(r.get("deleted"))]
+            self._queue_times(clean, work, target)
+            kept.append(clean)
+        return kept
+
+    def _attributes(self, attributes: list[dict[str, Any]], work: _Work, *, where: str) -> list[dict[str, Any]]:
+        kept = []
+        for attribute in attributes:
+            clean = self._attribute(attribute, work, f"{where} {attribute.get('uuid', '?')}")
+            if clean is None:
+                work.dropped_uuids.add(str(attribute.get("uuid")))
+            else:
+                kept.append(clean)
+        return kept
+
+    def _attribute_gate(self, attribute: dict[str, Any], level: int) -> str | None:
+        if _truthy(attribute.get("deleted")):
+            return "attribute deleted"
+        reason = gates.distribution_gate(attribute, level, self.policy)
+        reason = reason or gates.blocked_tag(attribute, self.policy)
+        attribute_type = attribute["type"]
+        category = attribute.get("category") or gates.default_category(attribute_type)
+        reason = reason or gates.attribute_type_gate(attribute_type, category, self.policy)
+        if reason or attribute_type in self.policy.text_types:
+            return reason
+        return gates.value_gate(attribute_type, str(attribute["value"]), self.protected_)
+
+    def _attribute(self, attribute: dict[str, Any], work: _Work, target: str) -> dict[str, Any] | None:
+        level = gates.parse_distribution(attribute.get("distribution", 5))
+        reason = self._attribute_gate(attribute, level)
+        if reason:
+            work.report.add("dropped", target, reason)
+            return None
+        clean = {k: attribute[k] for k in _ATTRIBUTE_KEYS if k in attribute}
+        clean["value"] = str(attribute["value"])
+        clean.setdefault("category", gates.default_category(attribute["type"]))
+        clean["distribution"] = _shared_level(level)
+        attribute_type = attribute["type"]
+        if attribute_type in self.policy.text_types:
+            clean["value"] = self._scrub(clean["value"], work, f"{target} value")
+        elif attribute_type in self.policy.pseudonymise_types:
+            clean["value"] = self.pseudonymizer.pseudonym(clean["value"], attribute_type)
+            clean["to_ids"] = False
+            work.report.add("pseudonymised", target, f"{attribute_type} replaced by HMAC-SHA256(federation key, "
+                            "normalised value)")
+        if isinstance(clean.get("comment"), str):
+            clean["comment"] = self._scrub(clean["comment"], work, f"{target} comment")
+        clean["Tag"] = self._tags(attribute, work, target)
+        if attribute_type in self.policy.pseudonymise_types:
+            clean["Tag"].append({"name": TAG_PSEUDONYMISED})
+        clean["Galaxy"] = self._galaxies(attribute.get("Galaxy", []), work, target)
+        if attribute.get("Sighting"):
+            work.report.add("removed", f"{target} sightings",
+                            "individual sightings (sources, organisations, times) never leave")
+        if attribute_type in self.policy.numeric_attributes and not self._queue_numeric(clean, work, target):
+            return None
+        self._queue_times(clean, work, target)
+        work.shared_attributes.append((attribute, clean))
+        for key in [k for k, v in clean.items() if v in ([], None)]:
+            del clean[key]
+        return clean
+
+    def _queue_numeric(self, clean: dict[str, Any], work: _Work, target: str) -> bool:
+        try:
+            float_value = float(clean["value"])
+        except ValueError:
+            work.report.add("dropped", target, "numeric attribute whose value is not a number")
+            return False
+        if not np.isfinite(float_value):
+            work.report.add("dropped", target, "numeric attribute whose value is not finite")
+            return False
+        work.numeric.append((clean, target))
+        return True
+
+    def _queue_times(self, clean: dict[str, Any], work: _Work, target: str) -> None:
+        if self.policy.noise_times and (clean.get("first_seen") or clean.get("last_seen")):
+            work.time_pairs.append((clean, target))
+
+    # ---- text ------------------------------------------------------------------------------------------------------
+
+    def _scrub(self, text: str, work: _Work, target: str) -> str:
+        scrubbed, kinds = self.protected_.scrub(text)
+        if kinds:
+            work.report.add("scrubbed", target, f"replaced {', '.join(kinds)} by the placeholder")
+        return scrubbed
+
+    def _scrub_tree(self, value: Any, work: _Work, target: str) -> Any:
+        if isinstance(value, str):
+            return self._scrub(value, work, target)
+        if isinstance(value, list):
+            return [self._scrub_tree(v, work, target) for v in value]
+        if isinstance(value, dict):
+            return {k: self._scrub_tree(v, work, target) for k, v in value.items()
+                    if k not in ("id", "org_id", "orgc_id", "Org", "Orgc", "collection_uuid")}
+        return value
+
+    # ---- noise -----------------------------------------------------------------------------------------------------
+
+    def _apply_noise(self, work: _Work) -> None:
+        spent: list[PrivacyCost] = []
+        if self.policy.sightings == "noise" and work.shared_attributes:
+            self._noise_sightings(work)
+            spent.append(self.mechanisms_["sighting-counts"].privacy_map())
+            work.report.mechanisms.append("sighting-counts")
+            if "sighting-times" in self.mechanisms_ and work.summaries:
+                spent.append(self.mechanisms_["sighting-times"].privacy_map())
+                work.report.mechanisms.append("sighting-times")
+        if work.numeric:
+            self._noise_numeric(work)
+            spent.append(PrivacyCost.parallel([m.privacy_map() for m in self.numeric_mechanisms_.values()]))
+            work.report.mechanisms.append("clamped-numeric")
+        if work.time_pairs:
+            for clean, target in work.time_pairs:
+                self._noise_time_pair(clean, work, target)
+            spent.append(self.mechanisms_["bounded-timestamp-pair"].privacy_map())
+            work.report.mechanisms.append("bounded-timestamp-pair")
+        total = PrivacyCost()
+        for cost in spent:
+            total = total + cost
+        work.report.cost = total
+
+    def _noise_numeric(self, work: _Work) -> None:
+        for clean, target in work.numeric:
+            bounds = self.policy.numeric_attributes[clean["type"]]
+            mechanism = self.numeric_mechanisms_[clean["type"]]
+            value = int(np.clip(round(float(clean["value"])), bounds.lower, bounds.upper))
+            clean["value"] = str(int(mechanism.release(np.array([value]), self.noise)[0]))
+            clean.setdefault("Tag", []).append({"name": TAG_NOISED})
+            work.report.add("noised", target, f"{clean['type']} clamped to [{bounds.lower}, {bounds.upper}] and "
+                            f"noised (discrete Laplace, scale {mechanism.scale_:g})")
+
+    def _noise_time_pair(self, clean: dict[str, Any], work: _Work, target: str) -> None:
+        mechanism: BoundedTimestampPairMechanism = self.mechanisms_["bounded-timestamp-pair"]
+        first = _epoch(clean.get("first_seen"))
+        last = _epoch(clean.get("last_seen"))
+        if first is None and last is None:
+            clean.pop("first_seen", None)
+            clean.pop("last_seen", None)
+            work.report.add("dropped", f"{target} first_seen/last_seen", "not a parseable time")
+            return
+        noisy_first, noisy_last = mechanism.release(first if first is not None else last,
+                                                    last if last is not None else first, self.noise)
+        if first is not None:
+            clean["first_seen"] = _iso(noisy_first)
+        if last is not None:
+            clean["last_seen"] = _iso(noisy_last if first is not None else noisy_first)
+        work.report.add("noised", f"{target} first_seen/last_seen", "shifted by truncated discrete Laplace noise "
+                        f"(at most {mechanism.window} s), order kept")
+
+    def _noise_sightings(self, work: _Work) -> None:
+        mechanism: SightingCountMechanism = self.mechanisms_["sighting-counts"]
+        counts = np.array([_sighting_counts(original) for original, _ in work.shared_attributes], dtype=np.int64)
+        noisy = mechanism.release(counts, self.noise)
+        for (original, clean), (seen, false_positive) in zip(work.shared_attributes, noisy, strict=True):
+            if max(seen, false_positive) >= self.policy.sightings_threshold:
+                work.summaries.append(self._sighting_summary(original, clean, int(seen), int(false_positive),
+                                                             clean.get("timestamp") or work.timestamp))
+                work.report.add("noised", f"sightings of attribute {clean.get('uuid', '?')}",
+                                f"released as noisy counts (discrete Laplace, scale {mechanism.scale_:g})")
+
+    def _sighting_summary(self, original: dict[str, Any], clean: dict[str, Any], seen: int,
+                          false_positive: int, timestamp: str) -> dict[str, Any]:
+        attribute_uuid = str(clean.get("uuid", ""))
+        base = uuid_module.uuid5(LEGION_NAMESPACE, f"{attribute_uuid}/{SIGHTING_SUMMARY_OBJECT}")
+        mechanism = self.mechanisms_["sighting-counts"]
+
+        def attr(relation: str, attribute_type: str, value: str) -> dict[str, Any]:
+            return {"uuid": str(uuid_module.uuid5(base, relation)), "type": attribute_type, "category": "Other",
+                    "object_relation": relation, "value": value, "to_ids": False, "distribution": 5,
+                    "disable_correlation": True, "timestamp": timestamp}
+
+        attributes = [attr("attribute-uuid", "text", attribute_uuid), attr("seen", "counter", str(seen)),
+                      attr("false-positive", "counter", str(false_positive)),
+                      attr("epsilon", "float", f"{mechanism.epsilon:g}")]
+        if self.policy.sighting_times:
+            attributes += self._sighting_times(original, timestamp, attr)
+        return {"uuid": str(base), "name": SIGHTING_SUMMARY_OBJECT, "meta-category": "misc", "distribution": 5,
+                "description": "Differentially private sighting counts of one attribute (legion-misp).",
+                "comment": "noisy counts; see 'What is shared and what is protected'",
+                "timestamp": timestamp, "Attribute": attributes,
+                "ObjectReference": [{"uuid": str(uuid_module.uuid5(base, "reference")),
+                                     "referenced_uuid": attribute_uuid, "relationship_type": "annotates"}]}
+
+    def _sighting_times(self, original: dict[str, Any], timestamp: str, attr: Any) -> list[dict[str, Any]]:
+        times = [_epoch_int(s.get("date_sighting")) for s in original.get("Sighting", []) if isinstance(s, dict)]
+        times = [t for t in times if t is not None]
+        base_time = _epoch_int(timestamp) or 0
+        first, last = (min(times), max(times)) if times else (base_time, base_time)
+        noisy_first, noisy_last = self.mechanisms_["sighting-times"].release(first, last, self.noise)
+        return [attr("first-sighting", "datetime", _iso(noisy_first)),
+                attr("last-sighting", "datetime", _iso(noisy_last))]
+
+
+# ---- helpers -------------------------------------------------------------------------------------------------------
+
+def _build_mechanisms(policy: Policy) -> dict[str, Any]:
+    mechanisms: dict[str, Any] = {}
+    if policy.sightings == "noise":
+        mechanisms["sighting-counts"] = SightingCountMechanism(epsilon=policy.sightings_epsilon)
+    if policy.noise_times:
+        mechanisms["bounded-timestamp-pair"] = BoundedTimestampPairMechanism(
+            epsilon=policy.time_epsilon, sensitivity=policy.time_sensitivity, window=policy.time_window)
+    if policy.sightings == "noise" and policy.sighting_times:
+        mechanisms["sighting-times"] = BoundedTimestampPairMechanism(
+            epsilon=policy.time_epsilon, sensitivity=policy.time_sensitivity, window=policy.time_window)
+    return mechanisms
+
+
+def _federation_key(config: Config, policy: Policy) -> bytes | None:
+    reference = config.section("federation")["pseudonym_key"]
+    if reference is None:
+        return None
+    secret = config.secret(reference)
+    return secret.reveal().encode("utf-8") if secret is not None else None
+
+
+def pseudonym_organisation(pseudonym: str) -> dict[str, str]:
+    return {"name": pseudonym, "uuid": str(uuid_module.uuid5(LEGION_NAMESPACE, f"organisation/{pseudonym}"))}
+
+
+def _shared_level(level: int | None) -> int:
+    """Distribution carried by the shared copy: sharing-group data becomes 1 (the local group means nothing to
+    peers); everything else keeps its level."""
+    if level is None:
+        return 5
+    return 1 if level == 4 else level
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("1", "true")) or value == 1
+
+
+def _uuids_of(obj: dict[str, Any]) -> set[str]:
+    return {str(obj.get("uuid"))} | {str(a.get("uuid")) for a in obj.get("Attribute", []) if isinstance(a, dict)}
+
+
+def _sighting_counts(attribute: dict[str, Any]) -> tuple[int, int]:
+    counts = [0, 0]
+    for sighting in attribute.get("Sighting") or []:
+        if isinstance(sighting, dict):
+            index = _SEEN_TYPES.get(str(sighting.get("type", "0")))
+            if index is not None:
+                counts[index] += 1
+    return counts[0], counts[1]
+
+
+def _drop_dangling_references(objects: list[dict[str, Any]], dropped: set[str]) -> None:
+    for obj in objects:
+        references = obj.get("ObjectReference")
+        if references:
+            obj["ObjectReference"] = [r for r in references if str(r.get("referenced_uuid")) not in dropped]
+
+
+def _remove_empty(event: dict[str, Any]) -> None:
+    for key in ("Attribute", "Object", "EventReport", "Tag", "Galaxy"):
+        if not event.get(key):
+            event.pop(key, None)
+    for obj in event.get("Object", []):
+        if not obj.get("ObjectReference"):
+            obj.pop("ObjectReference", None)
+
+
+def _epoch(value: Any) -> int | None:
+    """Epoch seconds of a MISP ``first_seen``/``last_seen`` (ISO 8601) or epoch value."""
+    if value in (None, ""):
+        return None
+    as_int = _epoch_int(value)
+    if as_int is not None:
+        return as_int
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return int(parsed.timestamp())
+
+
+def _epoch_int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _iso(epoch: int) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000000+00:00")

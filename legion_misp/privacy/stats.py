@@ -1,0 +1,228 @@
+"""DP statistics: the only place organisation-level volumes leave (``legion sanitize stats --window 30d``).
+
+Over the events whose ``timestamp`` falls inside the window (all of them, including those that never leave), count
+per dimension how many events have at least one attribute (or tag) with each key:
+
+============  =====================================================  ==============================
+dimension     keys                                                   key set
+============  =====================================================  ==============================
+total         ``events``                                             fixed
+category      MISP attribute categories                              fixed (MISP describeTypes)
+type          MISP attribute types                                   fixed (MISP describeTypes)
+tag           event and attribute tags of ``stats_tag_namespaces``   from the data
+technique     ATT&CK technique ids (``T1566``, ``T1566.001``) in tags  from the data
+============  =====================================================  ==============================
+
+Each event counts towards at most ``stats_max_keys`` keys per dimension (the first in sorted order), so one event
+moves each histogram by at most that much in L1. Every histogram gets discrete Laplace noise (OpenDP) with
+``stats_epsilon / 5`` each; keys of the fixed sets are all noised (zeros included) and counts below
+``stats_threshold`` are suppressed afterwards (post-processing, δ = 0). Keys from the data need a threshold high
+enough that a key only one event brings is released with probability below δ; it is raised automatically so that
+the two data-keyed histograms together spend at most ``stats_delta``.
+
+The release is one MISP event with a ``legion-dp-statistics`` object (window, ε, δ, unit of privacy, mechanism,
+thresholds) and one ``legion-dp-count`` object (dimension, key, count) per released count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid as uuid_module
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from . import gates
+from .mechanisms import NoiseSource, PrivacyCost, SecureNoise, ThresholdHistogramMechanism
+from .policy import Policy
+from .sanitizer import pseudonym_organisation
+from .scrub import ProtectedContent
+
+DIMENSIONS = ("total", "category", "type", "tag", "technique")
+_PUBLIC_DIMENSIONS = {"total", "category", "type"}
+_TECHNIQUE = re.compile(r"\bT\d{4}(?:\.\d{3})?\b")
+_ATTACK_TAG = re.compile(r"^(misp-galaxy:mitre-|mitre-attack)", re.IGNORECASE)
+UNIT_OF_PRIVACY = "one MISP event of the organisation (added or removed) within the window"
+STATS_OBJECT = "legion-dp-statistics"
+COUNT_OBJECT = "legion-dp-count"
+
+
+@dataclass
+class StatisticsResult:
+    """Released (noisy, thresholded) counts per dimension, the window and what it cost."""
+
+    counts: dict[str, dict[str, int]]
+    window_start: int
+    window_end: int
+    events_in_window: int
+    cost: PrivacyCost
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"window_start": self.window_start, "window_end": self.window_end, "counts": self.counts,
+                "epsilon": self.cost.epsilon, "delta": self.cost.delta}
+
+
+class StatisticsRelease:
+    """Noisy thresholded histograms of the window's events.
+
+    Parameters
+    ----------
+    policy : Policy
+        ``stats_*`` keys: ε, δ, threshold, contribution bound, tag namespaces, distribution.
+    noise : NoiseSource or None, default=None
+        None means OpenDP's secure sampler.
+
+    Attributes
+    ----------
+    mechanisms_ : dict of ThresholdHistogramMechanism
+        One per dimension.
+
+    Privacy
+    -------
+    Unit: one MISP event added or removed. Each histogram is (ε/5, δᵢ)-DP with δᵢ = 0 for the fixed key sets; the
+    release is (``stats_epsilon``, Σδᵢ ≤ ``stats_delta``)-DP by basic composition. What is protected: whether any
+    one event existed and what it contained. Not protected: trends large enough to rise above the noise — which
+    is the purpose of the release.
+    """
+
+    def __init__(self, policy: Policy, *, noise: NoiseSource | None = None):
+        self.policy = policy
+        self.noise = noise if noise is not None else SecureNoise()
+        self.protected_ = ProtectedContent(policy.organisation, placeholder=policy.placeholder)
+        self.mechanisms_ = self._build(policy)
+
+    @staticmethod
+    def _build(policy: Policy) -> dict[str, ThresholdHistogramMechanism]:
+        epsilon = policy.stats_epsilon / len(DIMENSIONS)
+        data_keyed = [d for d in DIMENSIONS if d not in _PUBLIC_DIMENSIONS]
+        data_threshold = ThresholdHistogramMechanism.threshold_for(
+            max_keys=policy.stats_max_keys, epsilon=epsilon, delta=policy.stats_delta / len(data_keyed))
+        mechanisms = {}
+        for dimension in DIMENSIONS:
+            public = dimension in _PUBLIC_DIMENSIONS
+            mechanisms[dimension] = ThresholdHistogramMechanism(
+                max_keys=1 if dimension == "total" else policy.stats_max_keys, epsilon=epsilon,
+                threshold=policy.stats_threshold if public else max(policy.stats_threshold, data_threshold),
+                public_keys=public)
+        return mechanisms
+
+    def cost(self) -> PrivacyCost:
+        """(ε, δ) of one release: basic composition over the five histograms."""
+        total = PrivacyCost()
+        for mechanism in self.mechanisms_.values():
+            total = total + mechanism.privacy_map()
+        return total
+
+    def event_keys(self, event: dict[str, Any]) -> dict[str, list[str]]:
+        """The keys one event counts towards, per dimension, bounded to ``stats_max_keys`` (sorted order)."""
+        attributes = [a for a in _all_attributes(event) if not gates.is_deleted(a)]
+        categories = {str(a.get("category") or gates.default_category(str(a.get("type")))) for a in attributes}
+        types = {str(a.get("type")) for a in attributes}
+        tag_names = set(gates.tag_names(event))
+        for attribute in attributes:
+            tag_names.update(gates.tag_names(attribute))
+        namespaces = {n.lower() for n in self.policy.stats_tag_namespaces}
+        tags = {t for t in tag_names if _namespace(t) in namespaces and not self.protected_.contains(t)}
+        techniques = {m for t in tag_names if _ATTACK_TAG.match(t) for m in _TECHNIQUE.findall(t)}
+        limit = self.policy.stats_max_keys
+        public_types, public_categories = gates.known_types(), set(gates.describe_types()["categories"])
+        return {"total": ["events"],
+                "category": sorted(categories & public_categories)[:limit],
+                "type": sorted(types & public_types)[:limit],
+                "tag": sorted(tags)[:limit],
+                "technique": sorted(techniques)[:limit]}
+
+    def release(self, events: Iterable[dict[str, Any]], *, window_start: int, window_end: int) -> StatisticsResult:
+        """Count the events with ``window_start < timestamp <= window_end``, noise and threshold."""
+        counters = {d: Counter() for d in DIMENSIONS}
+        in_window = 0
+        for event in events:
+            timestamp = _int(event.get("timestamp"))
+            if timestamp is None or not window_start < timestamp <= window_end:
+                continue
+            in_window += 1
+            for dimension, keys in self.event_keys(event).items():
+                counters[dimension].update(keys)
+        released = {}
+        for dimension, mechanism in self.mechanisms_.items():
+            counts = dict(counters[dimension])
+            if dimension in _PUBLIC_DIMENSIONS:
+                counts = {k: counts.get(k, 0) for k in _public_keys(dimension)}
+            released[dimension] = mechanism.release_counts(counts, self.noise)
+        return StatisticsResult(released, window_start, window_end, in_window, self.cost())
+
+    def to_event(self, result: StatisticsResult, *, now: int) -> dict[str, Any]:
+        """The MISP event carrying the release (one header object, one count object per released count)."""
+        organisation = pseudonym_organisation(self.policy.organisation.pseudonym)
+        start, end = _iso(result.window_start), _iso(result.window_end)
+        event_uuid = str(uuid_module.uuid4())
+        objects = [self._header_object(result, event_uuid, now)]
+        for dimension in DIMENSIONS:
+            for key, count in sorted(result.counts[dimension].items()):
+                objects.append(_object(COUNT_OBJECT, event_uuid, f"{dimension}/{key}", now, [
+                    ("dimension", "text", dimension), ("key", "text", key), ("count", "counter", str(count))]))
+        return {"uuid": event_uuid, "info": f"DP statistics of {organisation['name']}, {start[:10]} to {end[:10]}",
+                "date": end[:10], "threat_level_id": "4", "analysis": "2", "published": False,
+                "distribution": str(self.policy.stats_distribution), "timestamp": str(now),
+                "Orgc": organisation, "Org": dict(organisation), "Tag": [{"name": "legion:dp-statistics"}],
+                "Object": objects}
+
+    def _header_object(self, result: StatisticsResult, event_uuid: str, now: int) -> dict[str, Any]:
+        thresholds = {d: m.threshold for d, m in self.mechanisms_.items()}
+        return _object(STATS_OBJECT, event_uuid, "header", now, [
+            ("window-start", "datetime", _iso(result.window_start)),
+            ("window-end", "datetime", _iso(result.window_end)),
+            ("epsilon", "float", f"{result.cost.epsilon:g}"),
+            ("delta", "float", f"{result.cost.delta:.3g}"),
+            ("unit-of-privacy", "text", UNIT_OF_PRIVACY),
+            ("mechanism", "text", "discrete Laplace (OpenDP make_laplace) per histogram, ε split evenly over "
+                                  f"{', '.join(DIMENSIONS)}; counts below the threshold suppressed after noise"),
+            ("contribution-bound", "counter", str(self.policy.stats_max_keys)),
+            ("threshold-fixed-keys", "counter", str(thresholds["category"])),
+            ("threshold-data-keys", "counter", str(thresholds["tag"])),
+            ("noise", "text", self.noise.description),
+        ])
+
+
+def _object(name: str, event_uuid: str, seed: str, now: int, rows: list[tuple[str, str, str]]) -> dict[str, Any]:
+    base = uuid_module.uuid5(uuid_module.UUID(event_uuid), f"{name}/{seed}")
+    return {"uuid": str(base), "name": name, "meta-category": "misc", "distribution": 5, "timestamp": str(now),
+            "description": "legion-misp differentially private statistics (see 'What is shared and what is "
+                           "protected')",
+            "Attribute": [{"uuid": str(uuid_module.uuid5(base, relation)), "object_relation": relation,
+                           "type": attribute_type, "category": "Other", "value": value, "to_ids": False,
+                           "distribution": 5, "disable_correlation": True, "timestamp": str(now)}
+                          for relation, attribute_type, value in rows]}
+
+
+def _public_keys(dimension: str) -> list[str]:
+    if dimension == "total":
+        return ["events"]
+    if dimension == "category":
+        return list(gates.describe_types()["categories"])
+    return sorted(gates.known_types())
+
+
+def _all_attributes(event: dict[str, Any]) -> list[dict[str, Any]]:
+    attributes = [a for a in event.get("Attribute") or [] if isinstance(a, dict)]
+    for obj in event.get("Object") or []:
+        if isinstance(obj, dict):
+            attributes += [a for a in obj.get("Attribute") or [] if isinstance(a, dict)]
+    return attributes
+
+
+def _namespace(tag: str) -> str:
+    return re.split(r"[:=]", tag, maxsplit=1)[0].strip().lower()
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _iso(epoch: int) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000000+00:00")
