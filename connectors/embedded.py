@@ -13,6 +13,16 @@ import uuid
 from pathlib import Path
 
 HOST = "127.0.0.1"
+
+
+def _quiet_handler_class():
+    from werkzeug.serving import WSGIRequestHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):  # the demo prints its own summary
+            pass
+
+    return QuietHandler
 _lock = threading.Lock()
 _state = {"blueprints": False, "running": False}
 
@@ -39,12 +49,14 @@ class EmbeddedTaxiiServer:
         from medallion import register_blueprints, set_config
         from werkzeug.serving import make_server
 
+        _QuietHandler = _quiet_handler_class()
+
         with _lock:
             if _state["running"]:
                 raise RuntimeError("an embedded TAXII server is already running in this process")
             _state["running"] = True
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._server = make_server(HOST, 0, app, threaded=True)
+        self._server = make_server(HOST, 0, app, threaded=True, request_handler=_QuietHandler)
         base = f"http://{HOST}:{self._server.server_port}"
         self.api_root = f"{base}/api1/"
         data = {
