@@ -48,6 +48,7 @@ def _schedule_options(func: Callable) -> Callable:
 
 def _run(ctx: click.Context, kind: str, once: bool, every: str | None, dry_run: bool, as_json: bool,
          no_sanitize: bool = False) -> None:
+    from connectors.errors import LockedError
     from connectors.job import SyncJob  # lazy: keeps `legion --help` fast
 
     if once and every:
@@ -65,11 +66,18 @@ def _run(ctx: click.Context, kind: str, once: bool, every: str | None, dry_run: 
     while True:
         started = time.monotonic()
         job = SyncJob.from_config(config, no_sanitize=no_sanitize, dry_run=dry_run, progress=_progress_factory())
-        summary = job.execute(kind)
-        if sys.stderr.isatty():
-            click.echo("", err=True)
-        click.echo(json.dumps(summary.as_dict(), indent=2) if as_json else summary.format())
-        code = summary.exit_code
+        try:
+            summary = job.execute(kind)
+        except LockedError as exc:
+            if interval is None:
+                raise
+            click.echo(f"skipped: {exc}", err=True)  # a long previous run: try again at the next tick
+            summary = None
+        if summary is not None:
+            if sys.stderr.isatty():
+                click.echo("", err=True)
+            click.echo(json.dumps(summary.as_dict(), indent=2) if as_json else summary.format())
+            code = summary.exit_code
         if interval is None:
             break
         pause = max(0.0, interval - (time.monotonic() - started))
