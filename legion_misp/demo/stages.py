@@ -7,7 +7,7 @@ import secrets
 from collections import Counter
 from pathlib import Path
 
-from ..errors import StoreError
+from ..errors import LegionError, StoreError
 from ..stores import FeedStore
 from ..stores.events import iter_attributes
 from . import DemoContext, Stage, StageResult
@@ -39,6 +39,64 @@ def load_examples(ctx: DemoContext) -> StageResult:
     if errors:
         rows.append(("errors", str(len(errors))))
     return StageResult("load", rows, ok=not errors)
+
+
+def sync_stage(ctx: DemoContext) -> StageResult:
+    """Two organisations on an embedded TAXII 2.1 server (medallion, 127.0.0.1): org A publishes the shared
+    (sanitised) store, or the local store if no sanitiser stage ran; org B pulls into demo-output/feed-member-b."""
+    import os
+    import secrets
+
+    from connectors.embedded import EmbeddedTaxiiServer
+    from connectors.job import SyncJob
+    from connectors.sanitize import identity, sanitizer_from_config
+    from connectors.settings import CollectionSettings, SyncSettings
+    from legion_misp.secrets import Secret
+
+    shared = ctx.data.get("shared_store")
+    source = shared if shared is not None else ctx.data.get("local_store")
+    if source is None:
+        return StageResult("sync", [("skipped", "no local store (run the load stage first)")], ok=False)
+    hook, how = identity, "already sanitised by the sanitiser stage"
+    if shared is None:
+        from legion_misp.config import load_default_config
+
+        try:
+            found = sanitizer_from_config(load_default_config(ctx.out_dir))
+        except LegionError as exc:  # e.g. no federation key for pseudonyms in the embedded config
+            ctx.echo(f"      sanitiser unavailable: {exc}")
+            found = None
+        hook, how = (found, "sanitised on the way out") if found else (identity, "NOT sanitised (no sanitiser "
+                                                                                  "installed; loopback only)")
+    workdir = ctx.out_dir / "sync"
+    passwords = {"member-a": secrets.token_urlsafe(16), "member-b": secrets.token_urlsafe(16)}
+    for user, password in passwords.items():  # handed to the jobs as env: secrets, never on a command line
+        os.environ[f"LEGION_DEMO_TAXII_{user[-1].upper()}"] = password
+    feed_b = FeedStore(ctx.out_dir / "feed-member-b")
+    with EmbeddedTaxiiServer(workdir / "taxii-server", users=passwords, collections={"federation": {}}) as server:
+        def job(who: str, store, direction: str) -> SyncJob:
+            settings = SyncSettings(state_path=workdir / f"{who}-state.sqlite", lock_path=workdir / f"{who}.lock",
+                                    push_only_published=False, retries=2, backoff=0.2)
+            collection = CollectionSettings(url=server.api_root, collection=server.collection_ids["federation"],
+                                            direction=direction, username=who, peer="member-a" if who.endswith("b")
+                                            else None, password=Secret(f"env:LEGION_DEMO_TAXII_{who[-1].upper()}"))
+            return SyncJob(settings, [collection], store=store, sanitize=hook)
+
+        push = job("member-a", source, "push").push()
+        pull = job("member-b", feed_b, "pull").pull()
+    ctx.data["member_b_store"] = feed_b
+    p, q = push.totals(), pull.totals()
+    rows = [("org A published", f"{p['events_published']} events, {p['accepted']}/{p['sent']} STIX objects "
+                                f"accepted ({how})"),
+            ("org B pulled", f"{q['pulled']} objects → {q['new']} new, {q['updated']} updated events, "
+                             f"{q['duplicates_skipped']} duplicates skipped, {q['quarantined']} quarantined"),
+            ("TAXII server", "medallion 3.0.0 on 127.0.0.1 (stopped)"),
+            ("org B feed", str(feed_b.path))]
+    for summary in (push, pull):
+        for report in summary.reports:
+            if report.error:
+                rows.append(("error", report.error))
+    return StageResult("sync", rows, ok=push.ok and pull.ok)
 
 
 STAGES: list[tuple[str, Stage]] = [
@@ -118,6 +176,9 @@ def _report_sanitize(ctx: DemoContext, summary: object, reports: list) -> None:
 
 STAGES.append(("Sanitise the events for the federation (gates, pseudonyms, scrubbing, OpenDP noise)",
                sanitize_examples))
+
+
+STAGES.append(("Sync: org A publishes the shared feed over TAXII 2.1, org B pulls it", sync_stage))
 
 
 def _learning(ctx: DemoContext) -> StageResult:

@@ -57,7 +57,9 @@ def test_cli_push_pull_status(tmp_path, capsys, medallion):
         feed_a.upsert(make_event(i, 4))
 
     code, _, err = _legion(capsys, "--config", str(config_a), "sync", "push", "--once")
-    assert code == 2 and "--no-sanitize" in err  # never unsanitised by default
+    # never unsanitised by default: the real sanitiser is used and refuses without the federation key
+    assert code == 2 and ("pseudonym_key" in err or "--no-sanitize" in err)
+    assert server_objects(api_root, collection, "orgB", "orgB-pass") == []
     code, out, _ = _legion(capsys, "--config", str(config_a), "sync", "push", "--dry-run", "--no-sanitize")
     assert code == 0 and "(dry run)" in out
     assert server_objects(api_root, collection, "orgB", "orgB-pass") == []  # dry run sent nothing
@@ -91,3 +93,42 @@ def test_cli_wrong_password_exit_code(tmp_path, capsys, medallion, monkeypatch):
     config_b = _config(tmp_path, medallion.info.api_root, medallion.info.collections["shared"], "orgB", "pull")
     code, out, _ = _legion(capsys, "--config", str(config_b), "sync", "pull")
     assert code == 1 and "401" in out and "wrong" not in out, out
+
+
+def test_cli_push_goes_through_the_real_sanitiser_and_ledger(tmp_path, capsys, medallion, monkeypatch):
+    """With legion_misp.privacy present, `sync push` sanitises (no --no-sanitize needed) and debits the ledger once
+    per release, before anything leaves; an unchanged re-run spends nothing."""
+    from connectors.sanitize import find_sanitizer_class
+    from legion_misp.config import load_config
+    from legion_misp.privacy.ledger import open_ledger
+
+    assert find_sanitizer_class() is not None
+    monkeypatch.setenv("TEST_PSEUDONYM_KEY", "federation-test-key-0123456789abcdef")
+    api_root, collection = medallion.info.api_root, medallion.info.collections["shared"]
+    config_a = _config(tmp_path, api_root, collection, "orgA", direction="push")
+    config_a.write_text(config_a.read_text().replace(
+        "[store]", '[federation]\npseudonym_key = "env:TEST_PSEUDONYM_KEY"\n\n[store]')
+        + '\n[ledger]\npath = "ledger.sqlite"\n', encoding="utf-8")
+    feed_a = FeedStore(tmp_path / "feed-orgA")
+    secret_note = "internal ticket INC-1234567 at orgA Ltd"
+    for i in range(2):
+        event = make_event(i, 4)
+        event["Attribute"][1]["comment"] = secret_note
+        feed_a.upsert(event)
+
+    code, out, err = _legion(capsys, "--config", str(config_a), "sync", "push", "--json")
+    assert code == 0, out + err
+    assert json.loads(out)["totals"]["events_published"] + json.loads(out)["totals"]["events_withheld"] == 2
+    stored = json.dumps(server_objects(api_root, collection, "orgB", "orgB-pass"))
+    assert "orgA Ltd" not in stored  # the organisation's real name never leaves
+    ledger = open_ledger(load_config(config_a))
+    entries = ledger.entries(within_window=True)
+    from legion_misp.privacy import Sanitizer
+
+    cost = Sanitizer.from_config(load_config(config_a)).release_cost()
+    assert [e.scope for e in entries] == (["sync"] if cost.epsilon > 0 or cost.delta > 0 else [])
+    spent = ledger.spent()
+
+    code, out, _ = _legion(capsys, "--config", str(config_a), "sync", "push", "--json")
+    assert code == 0 and json.loads(out)["totals"]["sent"] == 0
+    assert ledger.spent() == spent  # nothing changed, nothing released, nothing spent
