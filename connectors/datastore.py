@@ -56,38 +56,55 @@ class TaxiiCollectionSource(StixSource):
     Within one call of :meth:`pages`: the first request sends ``added_after`` = the cursor moved back 1 ms (so
     objects sharing the cursor's ``date_added`` are not lost; the caller's dedup skips what it saw); later requests
     repeat exactly that filter with ``next``. A refused ``next`` (400) restarts from the then-current cursor, at most
-    ``max_restarts`` times without the cursor advancing. A ``next`` that repeats, or a page that says ``more`` but
-    holds nothing, ends the call (logged) instead of looping.
+    ``max_restarts`` times without the cursor advancing; medallion's token dies ``session_timeout`` seconds after the
+    first page whatever the pace, so after a refusal the source reads ahead (pages fetched back to back, up to
+    ``read_ahead_bytes``, then handed over). The same page again, or a page that says ``more`` but holds nothing,
+    ends the call (logged) instead of looping.
     """
 
-    def __init__(self, client: TaxiiClient, *, max_restarts: int = 3):
+    def __init__(self, client: TaxiiClient, *, max_restarts: int = 3, read_ahead_bytes: int = 64 * 1024 * 1024):
         self.client = client
+        self.read_ahead_bytes = read_ahead_bytes
         self.max_restarts = max_restarts
         self.restarts = 0
         self.stalled = False
 
     def pages(self, cursor: Callable[[], str | None], *, page_size: int) -> Iterator[Page]:
         fruitless = 0
+        ahead = False
         while True:
-            previous: tuple[Any, ...] | None = None
             start = cursor()
             added_after = rewind(start) if start else None
             token: str | None = None
+            previous: tuple[Any, ...] | None = None
+            buffer: list[Page] = []
             while True:
                 try:
                     page = self.client.get_page(added_after=added_after, next_token=token, limit=page_size)
                 except NextExpiredError:
+                    yield from buffer
                     self.restarts += 1
                     fruitless = fruitless + 1 if cursor() == start else 0
                     if fruitless > self.max_restarts:
                         raise
-                    log.info("%s: 'next' refused; resuming from the cursor %s", self.client.key, cursor())
+                    log.info("%s: 'next' refused; resuming from the cursor %s and reading ahead", self.client.key,
+                             cursor())
+                    ahead = True  # the token outlives fast paging only: fetch pages back to back from now on
                     break
-                yield page
+                signature = _signature(page) if page.objects else None
+                stalled = page.more and page.next and (not page.objects or signature == previous)
+                if ahead and not stalled:
+                    buffer.append(page)
+                    if sum(p.size for p in buffer) > self.read_ahead_bytes:
+                        yield from buffer
+                        buffer = []
+                else:
+                    yield page
                 if not page.more or not page.next:
+                    yield from buffer
                     return
-                signature = _signature(page)
-                if not page.objects or signature == previous:
+                if stalled:
+                    yield from buffer
                     log.warning("%s: the server's 'next' does not advance (empty page or the same page again); "
                                 "stopping this run, the cursor is kept", self.client.key)
                     self.stalled = True
