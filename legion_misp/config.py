@@ -148,7 +148,8 @@ _SECTIONS: dict[str, tuple[Key, ...]] = {
 }
 _REQUIRED_SECTIONS = {"organisation"}
 # Modules that register their own sections/keys on import; imported before a configuration is validated.
-SECTION_MODULES: tuple[str, ...] = ("legion_misp.privacy.policy", "connectors.settings")
+SECTION_MODULES: tuple[str, ...] = ("legion_misp.privacy.policy", "connectors.settings",
+                                     "legion_misp.trust.settings")
 
 
 def _import_section_modules() -> None:
