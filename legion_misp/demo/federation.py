@@ -81,15 +81,14 @@ def build_roster(*args: Any, **kwargs: Any) -> Roster:
 
 def ip_indicator(value: str, *, created: dt.datetime, stix_id: str | None = None,
                  modified: dt.datetime | None = None, name: str | None = None) -> dict[str, Any]:
-    """A STIX 2.1 indicator for a destination IPv4 address, shaped as misp-stix makes them."""
+    """A STIX 2.1 indicator for an IPv4 address, as a non-MISP producer writes it."""
     stamp = format_time(created)
     return {
         "type": "indicator", "spec_version": "2.1",
         "id": stix_id or f"indicator--{uuid.uuid5(NAMESPACE, value + stamp)}",
         "created": stamp, "modified": format_time(modified or created), "name": name or f"C2 address {value}",
-        "pattern": f"[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '{value}']",
-        "pattern_type": "stix", "pattern_version": "2.1", "valid_from": stamp,
-        "labels": ["misp:type=\"ip-dst\"", "misp:category=\"Network activity\"", "misp:to_ids=\"True\""],
+        "pattern": f"[ipv4-addr:value = '{value}']", "pattern_type": "stix", "pattern_version": "2.1",
+        "valid_from": stamp, "indicator_types": ["malicious-activity"],
     }
 
 
@@ -152,3 +151,139 @@ def write_password_files(folder: Path, passwords: dict[str, str]) -> dict[str, s
         path.chmod(0o600)
         references[user] = f"file:{path}"
     return references
+
+
+@dataclass
+class ScenarioResult:
+    """What the malicious-member scenario produced, for the demo table and its test."""
+
+    rejected: dict[str, int]                    # code → count, at member-c
+    reasons: list[tuple[str, str]]              # (attack, quarantine reason) in attack order
+    trusted: list[str]                          # values with to_ids at member-c
+    untrusted: dict[str, str]                   # value → corroboration tag, to_ids false
+    flood: int                                  # invented indicators member-m published
+    flood_trusted: int                          # of those, how many got to_ids (must be 0)
+    corroborated_later: int                     # stored events updated when member-b confirmed
+    seconds: float = 0.0
+
+
+def run_scenario(workdir: Path) -> ScenarioResult:
+    """Run the federation of :data:`ATTACKS` on a medallion server on 127.0.0.1 and return what member-c kept.
+
+    Members a, b, c publish honestly (b confirms two of a's addresses later); member-m floods and attacks;
+    member-c pulls with the roster, f = 1, after each step.
+    """
+    import shutil
+    import time
+
+    from connectors.job import SyncJob
+    from connectors.settings import CollectionSettings, SyncSettings
+    from connectors.state import SyncState
+    from connectors.testing.servers import MedallionServer
+    from connectors.transport import TaxiiClient
+
+    from ..secrets import Secret
+    from ..stores import MemoryEventStore
+    from ..stores.events import iter_attributes
+    from ..trust import TrustPolicy, TrustSettings
+    from ..trust.corroboration import TAG_PREFIX
+
+    started = time.perf_counter()
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    accounts = {f"org{x}": f"demo-{x}-{uuid.uuid4().hex[:8]}" for x in "ABCM"}
+    references = write_password_files(workdir / "secrets", accounts)
+    server = MedallionServer(workdir / "medallion", users=accounts, collections={"shared": {}, "restricted": {}},
+                             max_page_size=200)
+    server.start()
+    try:
+        ids = server.info.collections
+        api_root = server.info.api_root
+        members = {k: SimMember(f"member-{k}") for k in ("a", "b", "c", "m")}
+        stolen, stranger = SimMember("member-c"), SimMember("member-x")
+        now = dt.datetime.now(dt.UTC)
+        roster = build_roster(members, {"a": [ids["shared"], ids["restricted"]],
+                                        "b": [ids["shared"], ids["restricted"]],
+                                        "c": [ids["shared"], ids["restricted"]], "m": [ids["shared"]]},
+                              revoked={"c": [(stolen, now - dt.timedelta(days=1))]})
+        sync = SyncSettings(state_path=workdir / "state.sqlite", lock_path=workdir / "sync.lock", retries=1,
+                            backoff=0.05, status_poll_interval=0.05, page_size=200)
+
+        def where(title: str, user: str, direction: str) -> CollectionSettings:
+            return CollectionSettings(url=api_root, collection=ids[title], direction=direction, username=user,
+                                      password=Secret(references[user]))
+
+        def publish(who: str, user: str, events: list[dict[str, Any]]) -> None:
+            settings = SyncSettings(state_path=workdir / f"{who}.sqlite", lock_path=workdir / f"{who}.lock",
+                                    retries=1, status_poll_interval=0.05)
+            SyncJob(settings, [where("shared", user, "push")], store=MemoryEventStore(events),
+                    sanitize=lambda event: event,  # synthetic events, made to be shared as they are
+                    signer=members[who].signer).push()
+
+        def post(objects: list[dict[str, Any]], title: str = "shared") -> None:
+            with TaxiiClient(where(title, "orgM", "push"), sync) as client:
+                client.add_objects(serialise(objects))
+
+        local = MemoryEventStore()
+        policy = TrustPolicy(roster, TrustSettings(pseudonym="member-c", corroboration_f=1))
+
+        def pull() -> Any:
+            return SyncJob(sync, [where("shared", "orgC", "pull"), where("restricted", "orgC", "pull")],
+                           store=local, trust=policy).pull()
+
+        stamp = int(now.timestamp()) - 3600
+        publish("a", "orgA", [misp_event("a: phishing wave", ["198.51.100.10", "198.51.100.11", "198.51.100.12"],
+                                         timestamp=stamp, org="member-a")])
+        invented = [f"203.0.113.{i}" for i in range(1, 26)]
+        publish("m", "orgM", [misp_event("m: very important campaign", invented, timestamp=stamp, org="member-m")])
+        pull()
+        publish("b", "orgB", [misp_event("b: same wave", ["198.51.100.10", "198.51.100.11", "192.0.2.200"],
+                                         timestamp=stamp + 60, org="member-b")])
+        corroborated = pull().totals()["corroborated"]
+
+        with TaxiiClient(where("shared", "orgC", "pull"), sync) as client:
+            genuine = sorted((o for o in client.get_page(limit=200).objects if o.get("type") == "indicator"
+                              and o["extensions"][EXTENSION_ID]["signer"] == "member-a"), key=lambda o: o["pattern"])
+        later = now - dt.timedelta(minutes=5)
+        attacks = {
+            "forge": forged(ip_indicator("192.0.2.66", created=later), claimed=members["a"], actual=members["m"]),
+            "tamper": tampered(genuine[0], pattern_ip="192.0.2.77", at=later),
+            "hijack": members["m"].signer.sign(tampered(genuine[1], pattern_ip="198.51.100.11", at=later)),
+            "impostor": stranger.signer.sign(ip_indicator("192.0.2.88", created=later)),
+            "stolen-key": stolen.signer.sign(ip_indicator("192.0.2.99", created=later)),
+            "unsigned": ip_indicator("192.0.2.111", created=later),
+        }
+        post(list(attacks.values()))
+        attacks["trespass"] = members["m"].signer.sign(ip_indicator("192.0.2.122", created=later))
+        post([attacks["trespass"]], "restricted")
+        # the replay: member-a updates its event; member-m re-serves the older, genuinely signed version
+        attacks["replay"] = genuine[2]
+        publish("a", "orgA", [misp_event("a: phishing wave", ["198.51.100.10", "198.51.100.11", "198.51.100.12",
+                                                              "198.51.100.13"], timestamp=stamp + 120,
+                                         org="member-a")])
+        pull()
+        post([attacks["replay"]], "restricted")
+        pull()
+
+        with SyncState(sync.state_path) as state:
+            entries = state.quarantined()
+        by_key = {(e.stix_id, e.version): e.reason for e in entries}
+        reasons = [(name, by_key.get((obj["id"], obj.get("modified")), "(accepted)")) for name, obj in attacks.items()]
+        rejected: dict[str, int] = {}
+        for entry in entries:
+            code = entry.reason.split(":")[1].strip() if entry.reason.startswith("trust:") else "other"
+            rejected[code] = rejected.get(code, 0) + 1
+        trusted, untrusted = set(), {}
+        for event in local.query():
+            for attribute in iter_attributes(event):
+                value = str(attribute.get("value"))
+                if attribute.get("to_ids"):
+                    trusted.add(value)
+                else:
+                    tag = next((t["name"] for t in attribute.get("Tag", []) if t["name"].startswith(TAG_PREFIX)), "")
+                    untrusted[value] = tag
+        return ScenarioResult(rejected=rejected, reasons=reasons, trusted=sorted(trusted), untrusted=untrusted,
+                              flood=len(invented), flood_trusted=len(trusted & set(invented)),
+                              corroborated_later=corroborated, seconds=time.perf_counter() - started)
+    finally:
+        server.stop()

@@ -165,6 +165,33 @@ def _collapse(text: str) -> str:
     return "".join(p if i % 2 else " ".join(p.split()) for i, p in enumerate(parts))
 
 
+def indicator_refs(objects: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """uuid → key for every (non-revoked) indicator among ``objects``: misp-stix gives the MISP attribute or object
+    made from ``indicator--<uuid>`` that same uuid, so this maps a converted event's attributes to their keys."""
+    refs: dict[str, str] = {}
+    for obj in objects:
+        key = indicator_key(obj) if isinstance(obj, dict) and not obj.get("revoked") else None
+        if key is not None and isinstance(obj.get("id"), str):
+            refs[obj["id"].split("--", 1)[-1]] = key
+    return refs
+
+
+def sighting_of(obj: dict[str, Any], *, signer: str | None, key_id: str | None, received: dt.datetime
+                ) -> Sighting | None:
+    """The sighting an accepted, signed indicator stands for (None for anything else). Its time is the signed
+    ``modified`` (else ``created``), never later than ``received``."""
+    key = indicator_key(obj) if not obj.get("revoked") else None
+    if key is None or signer is None or not isinstance(obj.get("id"), str):
+        return None
+    from .timeutil import parse_time
+
+    try:
+        published = min(parse_time(obj.get("modified") or obj.get("created")), received)
+    except ValueError:
+        published = received
+    return Sighting(key=key, member=signer, stix_id=obj["id"], at=published, key_id=key_id)
+
+
 # ---- counting -----------------------------------------------------------------------------------------------
 
 def corroborating_members(sightings: Iterable[Sighting], window: float) -> frozenset[str]:

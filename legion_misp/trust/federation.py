@@ -24,16 +24,16 @@ from ..stores import EventStore, UpsertResult
 from .canonical import signature_entry
 from .corroboration import (
     Corroboration,
-    Sighting,
     apply_corroboration,
     corroborate,
-    indicator_key,
+    indicator_refs,
     set_signer_tag,
+    sighting_of,
 )
 from .roster import KeyStatus, Roster
 from .settings import TrustSettings
 from .state import TrustState
-from .timeutil import parse_time, utc_now
+from .timeutil import utc_now
 from .verify import Verdict, Verifier, remember
 
 if TYPE_CHECKING:
@@ -113,15 +113,10 @@ class PullGuard:
     def _record_sighting(self, obj: dict[str, Any], verdict: Verdict, now: dt.datetime) -> None:
         if verdict.signer is None or obj.get("type") != "indicator":
             return
-        key = indicator_key(obj)
-        if obj.get("revoked") or key is None:
+        sighting = sighting_of(obj, signer=verdict.signer, key_id=verdict.key_id, received=now)
+        if sighting is None:  # revoked, or no usable pattern any more: it no longer counts
             self._changed |= self.state.withdraw_sighting(obj["id"], verdict.signer)
             return
-        try:
-            published = min(parse_time(obj.get("modified") or obj.get("created")), now)
-        except ValueError:
-            published = now
-        sighting = Sighting(key=key, member=verdict.signer, stix_id=obj["id"], at=published, key_id=verdict.key_id)
         changed = self.state.record_sighting(sighting, received=now.timestamp(), collection=self.collection)
         self.stats.sightings += 1
         self._changed |= changed
@@ -130,11 +125,7 @@ class PullGuard:
         """A copy of the event converted from ``group``, with ``to_ids`` decided by corroboration and the signer
         of its container as a tag. Remembers which indicators the event holds (for :meth:`refresh`)."""
         objects = list(group)
-        refs: dict[str, str] = {}
-        for obj in objects:
-            key = indicator_key(obj) if not obj.get("revoked") else None
-            if key is not None and isinstance(obj.get("id"), str):
-                refs[obj["id"].split("--", 1)[-1]] = key
+        refs = indicator_refs(objects)
         self.state.set_event_refs(event["uuid"], refs)
         decisions = {key: self.policy.corroboration(self.state, key) for key in set(refs.values())}
         annotated = apply_corroboration(event, refs, decisions)
