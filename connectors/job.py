@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from legion_misp.errors import EXIT_ITEM_FAILURES, EXIT_OK, StoreError
+from legion_misp.errors import EXIT_ITEM_FAILURES, EXIT_OK, LegionError, StoreError
 from legion_misp.stores import EventStore, open_store
 from legion_misp.stores.events import event_tag_names
 
@@ -61,7 +61,7 @@ class CollectionReport:
             return False
         if self.push and (self.push.failed or self.push.refused):
             return False
-        return not (self.pull and self.pull.store_failures)
+        return not (self.pull and (self.pull.store_failures or self.pull.quarantined))
 
     def as_dict(self) -> dict[str, Any]:
         return {"collection": self.key, "kind": self.kind, "ok": self.ok, "error": self.error,
@@ -222,6 +222,11 @@ class SyncJob:
                   ) -> CollectionReport:
         report = CollectionReport(key=collection.key, kind="push")
         store_errors: list[StoreError] = []
+        fresh = getattr(sanitize, "fresh", None)
+        if callable(fresh):  # a new release per collection: the ledger is debited before its first event
+            sanitize = fresh(f"sync push to {collection.key}")
+            if self.dry_run:
+                sanitize.charged = True  # nothing leaves in a dry run: nothing is spent
         try:
             with TaxiiClient(collection, self.settings) as client:
                 sink = TaxiiCollectionSink(client)
@@ -232,7 +237,7 @@ class SyncJob:
                 events = self.store.query(published=True if self.settings.push_only_published else None,
                                           tags=list(self.settings.push_tags) or None, on_error=store_errors.append)
                 publisher.publish(e for e in events if not _from_peer(e))
-        except SyncError as exc:
+        except LegionError as exc:  # SyncError, or the ledger refusing the release (BudgetExceeded)
             report.error = str(exc)
             log.error("push to %s failed: %s", collection.key, exc)
         for error in store_errors:

@@ -23,6 +23,7 @@ groups of objects → misp-stix → upsert into the local store by uuid.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -221,18 +222,27 @@ class Puller:
     # ---- conversion -------------------------------------------------------------------------------------------
 
     def _convert(self, *, final: bool) -> None:
-        for container in self.state.dirty_containers(self.key):
-            group, missing = self._closure(container)
-            if missing and not final:
-                continue
-            if missing:
-                log.warning("%s: %s converted without %d referenced object(s) not received: %s", self.key,
-                            container, len(missing), ", ".join(sorted(missing)[:5]))
-            self._convert_group(container, group)
-        if final:
-            loose = self.state.take_loose(self.key)
-            if loose:
-                self._convert_loose(loose)
+        """Convert the groups that are ready. Store writes are batched (a feed directory rewrites its manifest
+        once); the state records a group as converted only after the batch is written."""
+        batch = getattr(self.store, "batch", None)
+        self._done: list[Callable[[], None]] = []
+        with batch() if callable(batch) else contextlib.nullcontext():
+            for container in self.state.dirty_containers(self.key):
+                group, missing = self._closure(container)
+                if missing and not final:
+                    continue
+                if missing:
+                    log.warning("%s: %s converted without %d referenced object(s) not received: %s", self.key,
+                                container, len(missing), ", ".join(sorted(missing)[:5]))
+                self._convert_group(container, group)
+            if final:
+                loose = self.state.take_loose(self.key)
+                if loose:
+                    self._convert_loose(loose)
+        with self.state.transaction():
+            for done in self._done:
+                done()
+        self._done = []
 
     def _closure(self, container: str) -> tuple[list[dict[str, Any]], set[str]]:
         """The container and everything it references transitively (revoked members left out), and the ids that
@@ -260,8 +270,7 @@ class Puller:
         version = str(head.get("modified") or "") if head else None
         if head is not None and head.get("revoked"):
             self._revoke(event_uuid)
-            with self.state.transaction():
-                self.state.mark_converted(self.key, container, event_uuid, version)
+            self._done.append(lambda: self.state.mark_converted(self.key, container, event_uuid, version))
             return
         self._convert_and_store(group, event_uuid, lambda: self.state.mark_converted(
             self.key, container, event_uuid, version), label=container)
@@ -289,7 +298,7 @@ class Puller:
                 self.state.quarantine(self.key, f"conversion failed: {exc}", stix_id=label[:300],
                                       payload=json.dumps(group)[:70000])
                 self.stats.quarantined += 1
-                done()
+            self._done.append(done)
             return
         by_id = {o.get("id"): o for o in group}
         with self.state.transaction():
@@ -302,7 +311,7 @@ class Puller:
                 self.state.quarantine(self.key, "nothing left to convert after refusing invalid objects",
                                       stix_id=label[:300])
                 self.stats.quarantined += 1
-                done()
+                self._done.append(done)
                 return
             event = converted.event
             if self.trust is not None:
@@ -315,7 +324,7 @@ class Puller:
                 log.warning("%s: could not store event %s: %s", self.key, event_uuid, exc)
                 return
             self._count(result)
-            done()
+            self._done.append(done)
 
     def _count(self, result: UpsertResult) -> None:
         if result is UpsertResult.CREATED:

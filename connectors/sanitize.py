@@ -38,18 +38,46 @@ def find_sanitizer_class() -> Any | None:
     return None
 
 
-def sanitizer_from_config(config: Config) -> SanitizeHook | None:
-    """The real sanitiser as a hook, or None when ``legion_misp.privacy`` does not provide one."""
+class SanitizerHook:
+    """The real sanitiser as a hook. Its DP noise makes every push a release: the ε ledger is debited with the
+    sanitiser's ``release_cost()`` once, *before* the first event of the release is sanitised (nothing is spent
+    when every event is unchanged). :meth:`fresh` starts a new release (one per collection and run: each gets
+    freshly drawn noise)."""
+
+    def __init__(self, sanitizer: Any, ledger: Any = None, *, what: str = "sync push"):
+        self.sanitizer = sanitizer
+        self.ledger = ledger
+        self.what = what
+        self.charged = False
+
+    def fresh(self, what: str) -> SanitizerHook:
+        return SanitizerHook(self.sanitizer, self.ledger, what=what)
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        if not self.charged:
+            self._charge()
+        return unwrap_sanitized(self.sanitizer.sanitize(event))
+
+    def _charge(self) -> None:
+        cost_of = getattr(self.sanitizer, "release_cost", None)
+        cost = cost_of() if callable(cost_of) else None
+        epsilon, delta = (getattr(cost, "epsilon", 0.0), getattr(cost, "delta", 0.0)) if cost else (0.0, 0.0)
+        if epsilon > 0 or delta > 0:
+            if self.ledger is None:
+                raise SanitizerUnavailableError("the sanitiser spends privacy budget but no ledger is configured")
+            self.ledger.spend(epsilon=epsilon, delta=delta, what=self.what, scope="sync")
+        self.charged = True
+
+
+def sanitizer_from_config(config: Config) -> SanitizerHook | None:
+    """The real sanitiser as a hook (with the configured ε ledger), or None when ``legion_misp.privacy`` does not
+    provide one."""
     cls = find_sanitizer_class()
     if cls is None:
         return None
-    sanitizer = cls.from_config(config)
+    from legion_misp.privacy.ledger import open_ledger
 
-    def hook(event: dict[str, Any]) -> dict[str, Any] | None:
-        return unwrap_sanitized(sanitizer.sanitize(event))
-
-    hook.__name__ = f"{cls.__name__}.sanitize"
-    return hook
+    return SanitizerHook(cls.from_config(config), open_ledger(config))
 
 
 def unwrap_sanitized(result: Any) -> dict[str, Any] | None:

@@ -121,6 +121,10 @@ class RetryingSession(requests.Session):
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self.default_timeout)
+        # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's verify when a call passes none
+        # (psf/requests#3829): pass the session's own setting so a configured ca_bundle (or False) always holds.
+        if kwargs.get("verify") is None:
+            kwargs["verify"] = self.verify
         attempt = 0
         while True:
             self.attempts += 1

@@ -2,6 +2,10 @@
 
 medallion 3.0.0's memory backend loses everything on restart; the fault tests kill the server mid-push and restart
 it, which only means something if what it had accepted survives. Writes go to a temporary file and are renamed.
+
+Importing this module also applies :func:`connectors.medallion_compat.fix_find_att` (objects with their own
+``version`` property, such as the signature extension's ``extension-definition``, would otherwise make every GET
+answer 500).
 """
 
 from __future__ import annotations
@@ -10,26 +14,11 @@ import json
 import os
 import threading
 
-from medallion import common as _common
-from medallion.backends import memory_backend as _memory_backend
 from medallion.backends.memory_backend import MemoryBackend
-from medallion.filters import basic_filter as _basic_filter
 
+from connectors.medallion_compat import fix_find_att
 
-def _find_att(obj):
-    """The version of a manifest entry (``version``) or of a STIX object (``modified``, ``created``, or the date
-    it was added), never a STIX object's own ``version`` property."""
-    if "version" in obj and "type" not in obj:
-        return _common.string_to_datetime(obj["version"])
-    if "modified" in obj:
-        return _common.string_to_datetime(obj["modified"])
-    if "created" in obj:
-        return _common.string_to_datetime(obj["created"])
-    return _common.string_to_datetime(obj["_date_added"])
-
-
-for _module in (_common, _memory_backend, _basic_filter):
-    _module.find_att = _find_att
+fix_find_att()
 
 
 class PersistentMemoryBackend(MemoryBackend):

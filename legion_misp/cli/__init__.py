@@ -71,7 +71,7 @@ _register_commands()
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turn LegionError into a one-line message and its exit code."""
     try:
-        # In non-standalone mode click returns ctx.exit()'s code instead of raising Exit.
+        # With standalone_mode=False, click returns ctx.exit(code) as the return value instead of raising.
         code = cli.main(args=argv, prog_name="legion", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

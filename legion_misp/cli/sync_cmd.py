@@ -38,36 +38,46 @@ def _progress_factory() -> Callable[[str], Callable[[int], None]] | None:
 
 def _schedule_options(func: Callable) -> Callable:
     func = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")(func)
-    func = click.option("--dry-run", is_flag=True,
-                        help="Read and convert, but send nothing and store nothing (state unchanged).")(func)
-    func = click.option("--every", metavar="DURATION", default=None,
-                        help="Run again every DURATION (e.g. 15m, 1h) until interrupted.")(func)
+    func = click.option("--dry-run", is_flag=True, help="Read and convert, but send and store nothing (cursors, "
+                        "published versions and quarantine unchanged).")(func)
+    func = click.option("--every", metavar="DURATION", default=None, is_flag=False, flag_value="config",
+                        help="Run again every DURATION (e.g. 15m, 1h; alone: sync.every) until interrupted.")(func)
     func = click.option("--once", is_flag=True, help="Run once and exit (default; for cron or a systemd timer).")(func)
     return func
 
 
 def _run(ctx: click.Context, kind: str, once: bool, every: str | None, dry_run: bool, as_json: bool,
          no_sanitize: bool = False) -> None:
+    from connectors.errors import LockedError
     from connectors.job import SyncJob  # lazy: keeps `legion --help` fast
 
     if once and every:
         raise click.UsageError("--once and --every exclude each other")
     interval = None
-    if every:
+    config = state(ctx).config()
+    if every == "config":
+        interval = parse_duration(config.section("sync")["every"])
+    elif every:
         try:
             interval = parse_duration(every)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
-    config = state(ctx).config()
     code = 0
     while True:
         started = time.monotonic()
         job = SyncJob.from_config(config, no_sanitize=no_sanitize, dry_run=dry_run, progress=_progress_factory())
-        summary = job.execute(kind)
-        if sys.stderr.isatty():
-            click.echo("", err=True)
-        click.echo(json.dumps(summary.as_dict(), indent=2) if as_json else summary.format())
-        code = summary.exit_code
+        try:
+            summary = job.execute(kind)
+        except LockedError as exc:
+            if interval is None:
+                raise
+            click.echo(f"skipped: {exc}", err=True)  # a long previous run: try again at the next tick
+            summary = None
+        if summary is not None:
+            if sys.stderr.isatty():
+                click.echo("", err=True)
+            click.echo(json.dumps(summary.as_dict(), indent=2) if as_json else summary.format())
+            code = summary.exit_code
         if interval is None:
             break
         pause = max(0.0, interval - (time.monotonic() - started))

@@ -168,7 +168,8 @@ class ScenarioResult:
 
 
 def run_scenario(workdir: Path) -> ScenarioResult:
-    """Run the federation of :data:`ATTACKS` on a medallion server on 127.0.0.1 and return what member-c kept.
+    """Run the federation of :data:`ATTACKS` on the embedded TAXII server (medallion in this process, 127.0.0.1)
+    and return what member-c kept.
 
     Members a, b, c publish honestly (b confirms two of a's addresses later); member-m floods and attacks;
     member-c pulls with the roster, f = 1, after each step.
@@ -176,10 +177,10 @@ def run_scenario(workdir: Path) -> ScenarioResult:
     import shutil
     import time
 
+    from connectors.embedded import EmbeddedTaxiiServer
     from connectors.job import SyncJob
     from connectors.settings import CollectionSettings, SyncSettings
     from connectors.state import SyncState
-    from connectors.testing.servers import MedallionServer
     from connectors.transport import TaxiiClient
 
     from ..secrets import Secret
@@ -193,12 +194,12 @@ def run_scenario(workdir: Path) -> ScenarioResult:
         shutil.rmtree(workdir)
     accounts = {f"org{x}": f"demo-{x}-{uuid.uuid4().hex[:8]}" for x in "ABCM"}
     references = write_password_files(workdir / "secrets", accounts)
-    server = MedallionServer(workdir / "medallion", users=accounts, collections={"shared": {}, "restricted": {}},
-                             max_page_size=200)
+    server = EmbeddedTaxiiServer(workdir / "taxii-server", users=accounts,
+                                 collections={"shared": {}, "restricted": {}}, max_page_size=200)
     server.start()
     try:
-        ids = server.info.collections
-        api_root = server.info.api_root
+        ids = server.collection_ids
+        api_root = server.api_root
         members = {k: SimMember(f"member-{k}") for k in ("a", "b", "c", "m")}
         stolen, stranger = SimMember("member-c"), SimMember("member-x")
         now = dt.datetime.now(dt.UTC)
@@ -286,4 +287,4 @@ def run_scenario(workdir: Path) -> ScenarioResult:
                               flood=len(invented), flood_trusted=len(trusted & set(invented)),
                               corroborated_later=corroborated, seconds=time.perf_counter() - started)
     finally:
-        server.stop()
+        server.close()

@@ -71,6 +71,8 @@ _POSITIVE_EPSILON = in_range(0, None, low_open=True)
 PRIVACY_KEYS: tuple[Key, ...] = (
     Key("out_path", str, "data/feed-shared",
         "Feed directory `legion sanitize` writes to when --out is not given (relative to the config file)."),
+    Key("published_only", bool, True, "Only published events leave (MISP itself only synchronises published "
+        "events)."),
     Key("min_distribution", int, 1, "Lowest MISP distribution that may leave (1 community, 2 connected, 3 all). "
         "Distribution 0 (your organisation only) never leaves; the most restrictive of event, object and "
         "attribute wins.", check=in_range(1, 3)),
@@ -149,6 +151,7 @@ class Policy:
 
     organisation: Organisation
     federation: str = "legion-federation"
+    published_only: bool = True
     min_distribution: int = 1
     sharing_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     block_tags: tuple[str, ...] = DEFAULT_BLOCK_TAGS
@@ -183,6 +186,7 @@ class Policy:
         policy = cls(
             organisation=config.organisation,
             federation=config.section("federation")["name"],
+            published_only=values["published_only"],
             min_distribution=values["min_distribution"],
             sharing_groups={k: tuple(v) for k, v in values["sharing_groups"].items()},
             block_tags=tuple(values["block_tags"]),

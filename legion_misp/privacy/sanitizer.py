@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ConfigError, EventFormatError
-from ..stores.events import check_event
+from ..stores.events import check_event, is_published
 from . import gates
 from .mechanisms import (
     BoundedTimestampPairMechanism,
@@ -170,6 +170,8 @@ class Sanitizer:
         reason = gates.distribution_gate(event, event_level, self.policy) if event_level != 5 else \
             "event distribution 5 (inherit) is not valid for an event"
         reason = reason or gates.blocked_tag(event, self.policy)
+        if not reason and self.policy.published_only and not is_published(event):
+            reason = "event not published (privacy.published_only)"
         if reason:
             report.outcome = "dropped"
             report.add("dropped", "event", reason)

@@ -270,7 +270,7 @@ def _printable_text(raw: bytes) -> str | None:
     except UnicodeDecodeError:
         return _utf16_ascii_text(raw)
     printable = sum(1 for c in text if c.isprintable() or c in "\r\n\t")
-    return text if text and printable >= 0.85 * len(text) else None
+    return text if text and printable >= 0.85 * len(text) else _utf16_ascii_text(raw)
 
 
 def _utf16_ascii_text(raw: bytes) -> str | None:

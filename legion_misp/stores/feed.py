@@ -220,6 +220,8 @@ class FeedStore(EventStore):
             result = decide_upsert(existing, event, force)
             if result in (UpsertResult.CREATED, UpsertResult.UPDATED):
                 self._write_event(event)
+            elif existing is not None and event["uuid"] not in self._index()[0]:
+                self._index_event(existing)  # a file left unannounced by an interrupted writer: announce it now
             return result
 
     def _existing_for_upsert(self, path: Path) -> dict[str, Any] | None:
@@ -234,6 +236,9 @@ class FeedStore(EventStore):
     def _write_event(self, event: dict[str, Any]) -> None:
         data = json.dumps({"Event": event}, ensure_ascii=False, indent=1).encode("utf-8")
         atomic_write_bytes(self.event_path(event["uuid"]), data)
+        self._index_event(event)
+
+    def _index_event(self, event: dict[str, Any]) -> None:
         self._index()[0][event["uuid"]] = manifest_entry(event)
         self._index()[1][event["uuid"]] = value_hashes(event)
 

@@ -1,0 +1,145 @@
+"""Sync benchmark: events × 20 attributes pushed and pulled through OpenTAXII 0.10.0b1 (SQLite) on 127.0.0.1.
+
+Rows (``run(quick)``):
+- push and pull throughput (events/s each way) at the large size;
+- our layer's own time against misp-stix conversion time measured in the same run, per direction: total wall time
+  minus time inside misp-stix minus time waiting on the server, over the misp-stix time (target ≤ 25 %);
+- peak RSS of a whole push+pull run at the small and the large size, each in its own process (target: growth
+  ≤ 20 %, i.e. memory does not grow with the backlog).
+
+Sizes: 1,000 and 5,000 events (``quick``: 100 and 400). Runnable as ``python -m benchmarks.bench_sync [--quick]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ATTRIBUTES = 20
+SIZES = {False: (1000, 5000), True: (100, 400)}
+OVERHEAD_TARGET = 0.25
+RSS_GROWTH_TARGET = 0.20
+
+
+def _worker(events: int, workdir: Path) -> dict:
+    """One full push + pull of ``events`` events in this process; returns timings and peak RSS."""
+    import connectors.convert as convert
+    import connectors.pull as pull_module
+    import connectors.transport as transport
+    from connectors.job import SyncJob
+    from connectors.settings import CollectionSettings, SyncSettings
+    from connectors.testing.events import make_event
+    from connectors.testing.servers import OpenTaxiiServer
+    from legion_misp.secrets import Secret
+    from legion_misp.stores import FeedStore
+
+    timers = {"convert": 0.0, "server": 0.0}
+
+    def timed(name, func):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                timers[name] += time.perf_counter() - started
+        return wrapper
+
+    convert.MispToStix.convert = timed("convert", convert.MispToStix.convert)
+    pull_module.stix_to_misp = timed("convert", pull_module.stix_to_misp)
+    transport.TaxiiClient._send = timed("server", transport.TaxiiClient._send)
+    transport.Status.refresh = timed("server", transport.Status.refresh)
+
+    server = OpenTaxiiServer(workdir / "opentaxii", accounts={"orgA": "bench-a", "orgB": "bench-b"},
+                             collections={"bench": {}},
+                             permissions={"orgA": {"bench": ["read", "write"]}, "orgB": {"bench": ["read"]}})
+    server.start()
+    try:
+        local_a = FeedStore(workdir / "feed-a")
+        with local_a.batch():
+            for index in range(events):
+                local_a.upsert(make_event(index, ATTRIBUTES))
+        os.environ["BENCH_A"], os.environ["BENCH_B"] = "bench-a", "bench-b"
+
+        def job(who: str, store, direction: str) -> SyncJob:
+            settings = SyncSettings(state_path=workdir / f"{who}.sqlite", lock_path=workdir / f"{who}.lock",
+                                    envelope_max_objects=1000, page_size=1000, status_poll_interval=0.05)
+            collection = CollectionSettings(url=server.info.api_root, collection=server.info.collections["bench"],
+                                            direction=direction, username=who,
+                                            password=Secret(f"env:BENCH_{who[-1]}"))
+            return SyncJob(settings, [collection], store=store, no_sanitize=True)
+
+        out: dict = {"events": events}
+        for direction, who, store in (("push", "orgA", local_a), ("pull", "orgB", FeedStore(workdir / "feed-b"))):
+            timers.update(convert=0.0, server=0.0)
+            started = time.perf_counter()
+            summary = job(who, store, direction).execute(direction)
+            wall = time.perf_counter() - started
+            if not summary.ok:
+                raise RuntimeError(summary.format())
+            out[direction] = {"wall": wall, "convert": timers["convert"], "server": timers["server"],
+                              "totals": summary.totals()}
+        out["pulled_events"] = sum(1 for _ in FeedStore(workdir / "feed-b").query())
+    finally:
+        server.stop()
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _measure(events: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="legion-bench-sync-") as tmp:
+        root = Path(__file__).resolve().parent.parent
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        done = subprocess.run([sys.executable, "-m", "benchmarks.bench_sync", "--worker", str(events), tmp],
+                              cwd=root, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"bench worker failed:\n{done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _row(metric: str, value: float, unit: str, *, baseline: str = "", ratio: float | None = None,
+         target: str = "", met: bool | None = None) -> dict:
+    return {"benchmark": "sync", "metric": metric, "value": round(value, 3), "unit": unit, "baseline": baseline,
+            "ratio": None if ratio is None else round(ratio, 3), "target": target, "met": met}
+
+
+def run(quick: bool = False) -> list[dict]:
+    small, large = SIZES[quick]
+    low = _measure(small)
+    high = _measure(large)
+    rows = []
+    for direction in ("push", "pull"):
+        part = high[direction]
+        rows.append(_row(f"{direction} throughput ({large} events × {ATTRIBUTES} attributes, OpenTAXII)",
+                         large / part["wall"], "events/s"))
+        ours = max(0.0, part["wall"] - part["convert"] - part["server"])
+        rows.append(_row(f"{direction}: our layer's time (excl. misp-stix and server)", ours, "s",
+                         baseline=f"misp-stix conversion alone {part['convert']:.1f} s, server {part['server']:.1f} s",
+                         ratio=ours / part["convert"] if part["convert"] else None, target="≤ 0.25 of misp-stix",
+                         met=part["convert"] > 0 and ours / part["convert"] <= OVERHEAD_TARGET))
+    rows.append(_row(f"objects pushed ({large} events)", high["push"]["totals"]["accepted"], "objects"))
+    rows.append(_row(f"events pulled intact ({large} events)", high["pulled_events"], "events",
+                     baseline=f"{large} pushed", ratio=high["pulled_events"] / large, target="= 1",
+                     met=high["pulled_events"] == large))
+    growth = high["peak_rss_mib"] / low["peak_rss_mib"] - 1
+    rows.append(_row(f"peak RSS, push+pull of {large} events", high["peak_rss_mib"], "MiB",
+                     baseline=f"{small} events: {low['peak_rss_mib']:.0f} MiB", ratio=1 + growth,
+                     target="growth ≤ 20 %", met=growth <= RSS_GROWTH_TARGET))
+    return rows
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--worker"]:
+        print(json.dumps(_worker(int(argv[1]), Path(argv[2]))))
+        return
+    for row in run(quick="--quick" in argv):
+        print(json.dumps(row, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,146 @@
+"""The privacy ledger: overspend refused, kill -9 mid-release leaves it at or above what was released, and
+concurrent processes never overspend together."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from legion_misp.config import load_config
+from legion_misp.privacy.ledger import BudgetExceeded, Ledger, open_ledger
+from legion_misp.stores import FeedStore
+
+from .conftest import attribute, event, write_config, write_feed
+
+REPO = Path(__file__).resolve().parents[2]
+RELEASE_EPSILON = 1.25  # default policy: sightings 0.5 + numeric 0.25 + time pair 0.5
+
+
+def legion(config_path: Path, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen([sys.executable, "-m", "legion_misp", "--config", str(config_path), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+
+
+def event_files(folder: Path) -> list[Path]:
+    return [p for p in folder.glob("*.json") if p.name != "manifest.json"] if folder.exists() else []
+
+
+def test_overspend_is_refused_and_records_nothing(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite", budget_epsilon=1.0)
+    ledger.spend(epsilon=0.75, what="first")
+    with pytest.raises(BudgetExceeded, match=r"only 0\.25"):
+        ledger.spend(epsilon=0.5, what="second")
+    assert [e.what for e in ledger.entries()] == ["first"]
+    ledger.spend(epsilon=0.25, what="exactly the rest")
+    assert ledger.remaining()[0] == pytest.approx(0.0)
+
+
+def test_spends_leave_the_window(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    ledger = Ledger(tmp_path / "l.sqlite", budget_epsilon=1.0, window_days=30, clock=lambda: now[0])
+    ledger.spend(epsilon=1.0, what="old")
+    with pytest.raises(BudgetExceeded):
+        ledger.check(0.1)
+    now[0] += 30 * 86400 + 1
+    ledger.check(1.0)
+    assert ledger.spent() == (0.0, 0.0)
+
+
+def test_cli_refuses_an_overspending_release_before_writing(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path / "conf", budget=1.0)
+    feed = write_feed(tmp_path / "feed", [event(attribute("domain", "a.example.net"))])
+    process = legion(config_path, "sanitize", "--in", str(feed), "--out", str(tmp_path / "out"))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert "privacy budget exceeded" in stderr and "nothing was released" in stderr
+    assert event_files(tmp_path / "out") == []
+    assert open_ledger(load_config(config_path)).entries() == []
+
+
+def test_kill_9_mid_release_then_restart_never_leaves_the_ledger_below_what_was_released(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path / "conf")
+    events = [event(attribute("ip-dst", f"203.0.113.{i}"), timestamp=str(1_700_000_000 + i)) for i in range(12)]
+    feed = write_feed(tmp_path / "feed", events)
+    blocker = feed / f"{events[-1]['uuid']}.json"  # the last event in manifest order
+    saved = blocker.read_bytes()
+    blocker.unlink()
+    os.mkfifo(blocker)  # reading it blocks: the release stops mid-way, after 11 events are written
+    out_dir = tmp_path / "out"
+    process = legion(config_path, "sanitize", "--in", str(feed), "--out", str(out_dir))
+    deadline = time.monotonic() + 120
+    while len(event_files(out_dir)) < 11 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, process.communicate()
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+
+    released = event_files(out_dir)
+    assert len(released) == 11
+    for path in released:  # every released file is complete
+        assert json.loads(path.read_text(encoding="utf-8"))["Event"]["uuid"] == path.stem
+    assert not list(out_dir.glob(".*.tmp"))
+    ledger = open_ledger(load_config(config_path))
+    assert ledger.spent()[0] >= RELEASE_EPSILON - 1e-9
+
+    blocker.unlink()
+    blocker.write_bytes(saved)
+    restart = legion(config_path, "sanitize", "--in", str(feed), "--out", str(out_dir))
+    _, stderr = restart.communicate(timeout=120)
+    assert restart.returncode == 0, stderr
+    assert len(event_files(out_dir)) == 12
+    assert FeedStore(out_dir).check() == []
+    assert ledger.spent()[0] == pytest.approx(2 * RELEASE_EPSILON)
+    assert len(ledger.entries()) == 2
+
+
+def _spend_many(path: str, start: multiprocessing.Event, results: multiprocessing.Queue) -> None:
+    ledger = Ledger(path, budget_epsilon=3.0)
+    start.wait()
+    granted = 0
+    for _ in range(25):
+        try:
+            ledger.spend(epsilon=0.1, what=f"pid {os.getpid()}")
+            granted += 1
+        except BudgetExceeded:
+            pass
+    results.put(granted)
+
+
+def test_concurrent_processes_stay_within_the_budget(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.sqlite")
+    Ledger(path, budget_epsilon=3.0)
+    context = multiprocessing.get_context("fork")
+    start, results = context.Event(), context.Queue()
+    workers = [context.Process(target=_spend_many, args=(path, start, results)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    granted = sum(results.get(timeout=10) for _ in workers)
+    spent = Ledger(path, budget_epsilon=3.0).spent()[0]
+    assert granted == 30  # 100 attempts of 0.1 against 3.0: exactly 30 fit
+    assert spent == pytest.approx(3.0) and spent <= 3.0 + 1e-9
+
+
+def test_two_concurrent_releases_cannot_both_spend(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path / "conf", budget=1.5 * RELEASE_EPSILON)
+    feed = write_feed(tmp_path / "feed", [event(attribute("domain", f"d{i}.example.net")) for i in range(5)])
+    runs = [legion(config_path, "sanitize", "--in", str(feed), "--out", str(tmp_path / f"out{i}")) for i in (1, 2)]
+    outcomes = [(run.wait(timeout=180), run.communicate()[1]) for run in runs]
+    assert sorted(code for code, _ in outcomes) == [0, 1]
+    loser = next(i for i, (code, _) in enumerate(outcomes) if code == 1)
+    assert "privacy budget exceeded" in outcomes[loser][1]
+    assert event_files(tmp_path / f"out{loser + 1}") == []
+    assert open_ledger(load_config(config_path)).spent()[0] == pytest.approx(RELEASE_EPSILON)

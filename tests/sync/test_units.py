@@ -1,0 +1,151 @@
+"""Publish/pull logic without a server (MemoryStixCollection): envelope caps, sanitise hook, versions, revoked,
+state transactions, object checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connectors.convert import ObjectRejected, check_object, nesting_depth
+from connectors.datastore import MemoryStixCollection
+from connectors.errors import SanitizerUnavailableError
+from connectors.publish import Publisher
+from connectors.pull import REVOKED_TAG, Puller
+from connectors.sanitize import resolve_sanitizer, unwrap_sanitized
+from connectors.state import SyncState
+from connectors.testing.events import make_event
+from legion_misp.stores import FeedStore, MemoryEventStore
+
+from .conftest import settings_for
+
+
+class _Recording(MemoryStixCollection):
+    def __init__(self):
+        super().__init__()
+        self.batches: list[tuple[int, int]] = []
+
+    def add(self, objects):
+        self.batches.append((len(objects), len(b'{"objects":[]}') + sum(len(o.data) + 1 for o in objects)))
+        return super().add(objects)
+
+
+def _publish(tmp_path, events, sink, *, sanitize=lambda e: e, **overrides):
+    settings = settings_for(tmp_path, "a", **overrides)
+    with SyncState(settings.state_path) as state:
+        return Publisher(sink, state, "k", settings, sanitize).publish(events)
+
+
+def _pull(tmp_path, source, store, **overrides):
+    settings = settings_for(tmp_path, "b", **overrides)
+    with SyncState(settings.state_path) as state:
+        return Puller(source, state, "k", settings, store).pull()
+
+
+def test_envelopes_respect_byte_and_object_caps(tmp_path):
+    sink = _Recording()
+    stats = _publish(tmp_path, [make_event(i, 10) for i in range(5)], sink, envelope_max_objects=30,
+                     envelope_max_bytes=20_000)
+    assert stats.published == 5 and stats.accepted == stats.sent == len(sink.objects)
+    assert len(sink.batches) > 1
+    assert all(count <= 30 and size <= 20_000 for count, size in sink.batches)
+
+
+def test_oversized_object_fails_its_event_only(tmp_path):
+    big = make_event(1, 2)
+    big["Attribute"][0]["comment"] = "x" * 50_000
+    big["Attribute"][0]["to_ids"] = True
+    stats = _publish(tmp_path, [big, make_event(2, 2)], _Recording(), envelope_max_bytes=20_000)
+    assert stats.published == 1 and stats.failed == 1
+    assert any("larger than the envelope cap" in f for f in stats.failures)
+
+
+def test_sanitise_hook_is_applied_and_can_withhold(tmp_path):
+    def hook(event):
+        if any(t["name"] == "tlp:red" for t in event["Tag"]):
+            return None
+        return dict(event, info="sanitised", Attribute=[a for a in event["Attribute"] if a["type"] != "email-src"])
+
+    red = make_event(9, 5, tags=("tlp:red",))
+    sink = MemoryStixCollection()
+    stats = _publish(tmp_path, [make_event(1, 5), red], sink, sanitize=hook)
+    assert stats.withheld == 1 and stats.published == 1
+    text = json.dumps([o for _, o in sink.objects])
+    assert "sanitised" in text and "@mail.example" not in text and red["uuid"] not in text
+
+
+def test_no_sanitiser_means_no_push():
+    with pytest.raises(SanitizerUnavailableError) as caught:
+        resolve_sanitizer(None)
+    assert "--no-sanitize" in str(caught.value) and caught.value.exit_code == 2
+    assert resolve_sanitizer(None, no_sanitize=True)({"uuid": "x"}) == {"uuid": "x"}
+    assert unwrap_sanitized(({"Event": {"uuid": "y"}}, {"report": 1})) == {"uuid": "y"}
+    assert unwrap_sanitized((None, {"dropped": True})) is None
+
+
+def test_versions_dedup_and_revocation(tmp_path):
+    collection = MemoryStixCollection()
+    event = make_event(1, 4)
+    _publish(tmp_path, [event], collection)
+    store = FeedStore(tmp_path / "feed")
+    first = _pull(tmp_path, collection, store)
+    assert first.events_new == 1 and first.duplicates == 0
+    again = _pull(tmp_path, collection, store)
+    assert again.new == 0 and again.events_new == 0 and again.duplicates >= 1
+
+    report = next(o for _, o in collection.objects if o["type"] == "report")
+    revoked = dict(report, modified="2030-01-01T00:00:00.000Z", revoked=True)
+    collection.objects.append(("2030-01-02T00:00:00.000000Z", revoked))
+    tagged = _pull(tmp_path, collection, store)
+    assert tagged.events_revoked == 1
+    assert REVOKED_TAG in {t["name"] for t in store.get(event["uuid"])["Tag"]}
+
+    collection2 = MemoryStixCollection()
+    _publish(tmp_path / "x", [event], collection2)
+    store2 = FeedStore(tmp_path / "feed2")
+    _pull(tmp_path / "y", collection2, store2)
+    report2 = next(o for _, o in collection2.objects if o["type"] == "report")
+    collection2.objects.append(("2030-01-02T00:00:00.000000Z", dict(report2, modified="2030-01-01T00:00:00.000Z",
+                                                                    revoked=True)))
+    deleted = _pull(tmp_path / "y", collection2, store2, revoked="delete")
+    assert deleted.events_revoked == 1 and store2.get(event["uuid"]) is None
+
+
+def test_state_transaction_rolls_back(tmp_path):
+    with SyncState(tmp_path / "s.sqlite") as state:
+        state.set_cursor("k", "2026-01-01T00:00:00.000Z")
+        with pytest.raises(RuntimeError), state.transaction():
+            state.set_cursor("k", "2027-01-01T00:00:00.000Z")
+            state.record_pushed("k", [("indicator--x", "v")])
+            raise RuntimeError("crash between the two writes")
+        assert state.cursor("k") == "2026-01-01T00:00:00.000Z"
+        assert state.pushed_versions("k", [("indicator--x", "v")]) == set()
+
+
+def test_object_checks():
+    ok = {"type": "indicator", "spec_version": "2.1", "id": "indicator--0b9f2f61-5a0c-4b8e-9f1f-0c2b8d9e7a11",
+          "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-02T00:00:00.000Z"}
+    body, version = check_object(ok, max_bytes=10_000, max_nesting=8)
+    assert version == "2026-01-02T00:00:00.000Z" and json.loads(body) == ok
+    for bad, reason in [([1], "not a JSON object"), (dict(ok, id="malware--0b9f2f61-5a0c-4b8e-9f1f-0c2b8d9e7a11"),
+                                                        "does not match"),
+                        (dict(ok, spec_version="2.0"), "is not 2.1"), (dict(ok, x=float("nan")), "not valid JSON"),
+                        (dict(ok, x="y" * 20_000), "larger than")]:
+        with pytest.raises(ObjectRejected, match=reason):
+            check_object(bad, max_bytes=10_000, max_nesting=8)
+    deep: dict = {}
+    for _ in range(100_000):  # far deeper than the recursion limit: the check is iterative
+        deep = {"d": deep}
+    assert nesting_depth(deep, 10) > 10
+    sco = {"type": "ipv4-addr", "id": "ipv4-addr--0b9f2f61-5a0c-4b8e-9f1f-0c2b8d9e7a11", "value": "192.0.2.1"}
+    assert check_object(sco, max_bytes=1000, max_nesting=8)[1] == ""  # SCOs may omit spec_version
+
+
+def test_pull_into_memory_never_duplicates(tmp_path):
+    collection = MemoryStixCollection()
+    events = [make_event(i, 3) for i in range(3)]
+    _publish(tmp_path, events, collection)
+    store = MemoryEventStore()
+    _pull(tmp_path, collection, store, page_size=4)
+    _pull(tmp_path / "fresh-state", collection, store, page_size=4)  # state lost: re-converted, upserted by uuid
+    assert len(store) == 3
