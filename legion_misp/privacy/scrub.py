@@ -37,6 +37,7 @@ _IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?!\.?\d)")
 _IPV6 = re.compile(r"(?<![\w:])((?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%\w+)?)(?![\w:])", re.IGNORECASE)
 _PERCENT_TOKEN = re.compile(r"[^\s\"'<>]*%[0-9a-fA-F]{2}[^\s\"'<>]*")
 _BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
+_HEX_TOKEN = re.compile(r"[0-9a-fA-F]+")
 _MAX_DEPTH = 2
 
 
@@ -187,6 +188,8 @@ class ProtectedContent:
                 if decoded != match.group(0) and self.find(decoded, _depth=depth + 1):
                     spans.append(Span(match.start(), match.end(), "encoded-protected"))
         for match in _BASE64_TOKEN.finditer(text):
+            if _HEX_TOKEN.fullmatch(match.group(0)):
+                continue  # hashes: hex digits decode to binary, never to text
             for decoded in _base64_candidates(match.group(0)):
                 if self.find(decoded, _depth=depth + 1):
                     spans.append(Span(match.start(), match.end(), "encoded-protected"))

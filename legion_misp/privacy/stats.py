@@ -16,7 +16,8 @@ technique     ATT&CK technique ids (``T1566``, ``T1566.001``) in tags  from the 
 Each event counts towards at most ``stats_max_keys`` keys per dimension (the first in sorted order), so one event
 moves each histogram by at most that much in L1. Every histogram gets discrete Laplace noise (OpenDP) with
 ``stats_epsilon / 5`` each; keys of the fixed sets are all noised (zeros included) and counts below
-``stats_threshold`` are suppressed afterwards (post-processing, δ = 0). Keys from the data need a threshold high
+``stats_threshold`` are suppressed afterwards (post-processing, δ = 0; the threshold is raised so that on average
+fewer than half a key is released from noise alone). Keys from the data need a threshold high
 enough that a key only one event brings is released with probability below δ; it is raised automatically so that
 the two data-keyed histograms together spend at most ``stats_delta``.
 
@@ -27,6 +28,7 @@ thresholds) and one ``legion-dp-count`` object (dimension, key, count) per relea
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import uuid as uuid_module
 from collections import Counter
@@ -102,10 +104,14 @@ class StatisticsRelease:
         mechanisms = {}
         for dimension in DIMENSIONS:
             public = dimension in _PUBLIC_DIMENSIONS
-            mechanisms[dimension] = ThresholdHistogramMechanism(
-                max_keys=1 if dimension == "total" else policy.stats_max_keys, epsilon=epsilon,
-                threshold=policy.stats_threshold if public else max(policy.stats_threshold, data_threshold),
-                public_keys=public)
+            max_keys = 1 if dimension == "total" else policy.stats_max_keys
+            if public:
+                threshold = max(policy.stats_threshold, _noise_only_threshold(
+                    max_keys=max_keys, epsilon=epsilon, keys=len(_public_keys(dimension))))
+            else:
+                threshold = max(policy.stats_threshold, data_threshold)
+            mechanisms[dimension] = ThresholdHistogramMechanism(max_keys=max_keys, epsilon=epsilon,
+                                                                threshold=threshold, public_keys=public)
         return mechanisms
 
     def cost(self) -> PrivacyCost:
@@ -195,6 +201,13 @@ def _object(name: str, event_uuid: str, seed: str, now: int, rows: list[tuple[st
                            "type": attribute_type, "category": "Other", "value": value, "to_ids": False,
                            "distribution": 5, "disable_correlation": True, "timestamp": str(now)}
                           for relation, attribute_type, value in rows]}
+
+
+def _noise_only_threshold(*, max_keys: int, epsilon: float, keys: int) -> int:
+    """Smallest threshold at which, on average, fewer than half a key of a fixed key set is released from noise
+    alone (true count 0). Thresholding is post-processing: this costs no privacy, it only keeps the release useful."""
+    alpha = math.exp(-epsilon / max_keys)
+    return max(1, math.ceil(math.log(0.5 * (1 + alpha) / keys) / math.log(alpha)))
 
 
 def _public_keys(dimension: str) -> list[str]:

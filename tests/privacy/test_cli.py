@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -81,11 +82,14 @@ def test_dry_run_writes_nothing_and_debits_nothing(tmp_path: Path, config_path: 
     feed = write_feed(tmp_path / "feed", [item])
     report_path = tmp_path / "dry.json"
     code, stdout, _ = run(["--config", str(config_path), "sanitize", "--in", str(feed), "--out",
-                           str(tmp_path / "out"), "--dry-run", "--report", str(report_path)], capsys)
+                           str(tmp_path / "out"), "--dry-run", "--report", str(report_path), "--seed", "1"], capsys)
     assert code == 0
     assert not (tmp_path / "out").exists()
     assert open_ledger(load_config(config_path)).entries() == []
-    assert f"{item['uuid']}: shared (dropped 1, pseudonymised 2, scrubbed 1, noised 1" in stdout
+    # the counter is always noised; noisy zero sighting counts may add summaries (more "noised")
+    line = re.search(re.escape(item["uuid"]) + r": shared \(dropped 1, pseudonymised 2, scrubbed 1, noised (\d+)",
+                     stdout)
+    assert line is not None and int(line.group(1)) >= 1
     assert "release cost (not debited, dry run): ε 1.25" in stdout
     entry = json.loads(report_path.read_text())["events"][0]
     reasons = {a["action"]: a["reason"] for a in entry["actions"]}
@@ -158,7 +162,7 @@ def test_stats_release_is_one_documented_event_and_is_debited(tmp_path: Path, co
     feed = write_feed(tmp_path / "feed", events)
     out_dir = tmp_path / "stats"
     code, stdout, _ = run(["--config", str(config_path), "sanitize", "stats", "--window", "30d", "--in", str(feed),
-                           "--out", str(out_dir), "--report", str(tmp_path / "stats.json")], capsys)
+                           "--out", str(out_dir), "--report", str(tmp_path / "stats.json"), "--seed", "5"], capsys)
     assert code == 0, stdout
     [released] = list(FeedStore(out_dir).query())
     header = next(o for o in released["Object"] if o["name"] == "legion-dp-statistics")
