@@ -164,7 +164,7 @@ class MemoryStixCollection(StixSource, StixSink):
         return status
 
     def versions(self, object_id: str) -> set[str | None]:
-        return {o.get("modified") for _, o in self.objects if o["id"] == object_id}
+        return {o.get("modified") or o.get("created") for _, o in self.objects if o["id"] == object_id}
 
     def pages(self, cursor: Callable[[], str | None], *, page_size: int) -> Iterator[Page]:
         start = cursor()

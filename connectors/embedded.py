@@ -49,6 +49,10 @@ class EmbeddedTaxiiServer:
         from medallion import register_blueprints, set_config
         from werkzeug.serving import make_server
 
+        from .medallion_compat import fix_find_att
+
+        fix_find_att()  # extension-definition objects (signed publishing) would make every GET answer 500
+
         _QuietHandler = _quiet_handler_class()
 
         with _lock:

@@ -4,7 +4,12 @@ One run never overlaps another (an exclusive ``flock`` on ``sync.lock_path``). E
 own: an unreachable server or refused credentials for one is reported (with the collection named) and the others
 go on; the cursor of a collection only moves inside the transaction that stores its page. Exit codes: 0 all ok,
 1 some collection or item failed (the rest was processed), 2 usage or configuration error (including a push
-without a sanitiser and without ``--no-sanitize``).
+without a sanitiser and without ``--no-sanitize``, and a push without a signing key while signatures are
+required).
+
+Trust: :meth:`SyncJob.from_config` builds the :class:`~legion_misp.trust.TrustPolicy` (roster, f, window) and our
+:class:`~legion_misp.trust.Signer` from ``[federation]``; every pull is verified and every push signed. A job
+built directly (tests, benchmarks) verifies and signs only when given ``trust``/``signer``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from legion_misp.errors import EXIT_ITEM_FAILURES, EXIT_OK, LegionError, StoreError
 from legion_misp.stores import EventStore, open_store
@@ -31,6 +36,9 @@ from .sanitize import SanitizeHook, resolve_sanitizer
 from .settings import CollectionSettings, SyncSettings
 from .state import SyncState
 from .transport import TaxiiClient
+
+if TYPE_CHECKING:
+    from legion_misp.trust import Signer, TrustPolicy
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +99,18 @@ class RunSummary:
             "updated": sum(p.events_updated for p in pulls),
             "duplicates_skipped": sum(p.duplicates for p in pulls),
             "quarantined": sum(p.quarantined for p in pulls),
+            "untrusted": sum(sum(p.rejected.values()) for p in pulls),
+            "corroborated": sum(p.corroborated for p in pulls),
             "errors": sum(1 for r in self.reports if r.error),
         }
+
+    def rejections(self) -> dict[str, int]:
+        """Trust rejections of every pull, by code (``bad-signature``, ``replay``…)."""
+        counts: dict[str, int] = {}
+        for report in self.reports:
+            for code, count in (report.pull.rejected if report.pull else {}).items():
+                counts[code] = counts.get(code, 0) + count
+        return counts
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "dry_run": self.dry_run, "ok": self.ok, "seconds": round(self.seconds, 3),
@@ -108,6 +126,10 @@ class RunSummary:
         if any(r.kind == "pull" for r in self.reports):
             lines.append(f"  pull: pulled {t['pulled']}, new {t['new']}, updated {t['updated']}, duplicates skipped "
                          f"{t['duplicates_skipped']}, quarantined {t['quarantined']}")
+            if t["untrusted"] or t["corroborated"]:
+                reasons = ", ".join(f"{code} {count}" for code, count in sorted(self.rejections().items()))
+                lines.append(f"  trust: rejected {t['untrusted']}{' (' + reasons + ')' if reasons else ''}; events "
+                             f"updated by corroboration {t['corroborated']}")
         for report in self.reports:
             if report.error:
                 lines.append(f"  error [{report.kind}] {report.key}: {report.error}")
@@ -126,11 +148,14 @@ class SyncJob:
     store : the local event store (default: ``open_store(config)``).
     sanitize : the hook applied before publishing; by default the real sanitiser (see :mod:`.sanitize`).
     no_sanitize : explicitly publish events as stored (only with no sanitiser available).
+    trust : verify pulled objects and decide ``to_ids`` by corroboration (None: no verification).
+    signer : sign published objects (None: publish unsigned; refused when ``trust`` requires signatures).
     """
 
     def __init__(self, settings: SyncSettings, collections: list[CollectionSettings], *,
                  store: EventStore | None = None, config: Any = None, sanitize: SanitizeHook | None = None,
-                 no_sanitize: bool = False, dry_run: bool = False, progress: Progress | None = None):
+                 no_sanitize: bool = False, dry_run: bool = False, progress: Progress | None = None,
+                 trust: TrustPolicy | None = None, signer: Signer | None = None):
         self.settings = settings
         self.collections = collections
         self.config = config
@@ -139,9 +164,17 @@ class SyncJob:
         self.no_sanitize = no_sanitize
         self.dry_run = dry_run
         self.progress = progress
+        self.trust = trust
+        self.signer = signer
 
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> SyncJob:
+        """A job for the configured collections, verifying with the roster and signing with our key."""
+        from legion_misp.trust import Signer, TrustPolicy
+
+        kwargs.setdefault("trust", TrustPolicy.from_config(config))
+        if "signer" not in kwargs and any(c.pushes for c in CollectionSettings.from_config(config)):
+            kwargs["signer"] = Signer.from_config(config)
         return cls(SyncSettings.from_config(config), CollectionSettings.from_config(config), config=config,
                    **kwargs)
 
@@ -165,6 +198,7 @@ class SyncJob:
         sanitize = None
         if kind in ("push", "run") and any(c.pushes for c in self.collections):
             sanitize = resolve_sanitizer(self.config, hook=self._sanitize, no_sanitize=self.no_sanitize)
+            self._check_signer()
         started = time.perf_counter()
         summary = RunSummary(kind=kind, dry_run=self.dry_run)
         with run_lock(self.settings.lock_path), SyncState(self.settings.state_path) as state:
@@ -181,6 +215,9 @@ class SyncJob:
                 state.finish_run(run_id, summary.ok, summary.as_dict())
         return summary
 
+    def _check_signer(self) -> None:
+        _check_signer_present(self.trust, self.signer)
+
     def _push_one(self, collection: CollectionSettings, state: SyncState, sanitize: SanitizeHook
                   ) -> CollectionReport:
         report = CollectionReport(key=collection.key, kind="push")
@@ -195,7 +232,7 @@ class SyncJob:
                 sink = TaxiiCollectionSink(client)
                 publisher = Publisher(sink, state, collection.key, self.settings, sanitize, dry_run=self.dry_run,
                                       progress=self.progress(f"push {collection.collection}") if self.progress
-                                      else None)
+                                      else None, signer=self.signer)
                 report.push = publisher.stats
                 events = self.store.query(published=True if self.settings.push_only_published else None,
                                           tags=list(self.settings.push_tags) or None, on_error=store_errors.append)
@@ -214,9 +251,11 @@ class SyncJob:
         try:
             with TaxiiClient(collection, self.settings) as client:
                 client.check_access(write=False)
+                guard = self.trust.guard(state.db, collection=collection.collection) if self.trust else None
                 puller = Puller(TaxiiCollectionSource(client), state, collection.key, self.settings, self.store,
                                 peer=collection.peer, dry_run=self.dry_run,
-                                progress=self.progress(f"pull {collection.collection}") if self.progress else None)
+                                progress=self.progress(f"pull {collection.collection}") if self.progress else None,
+                                trust=guard)
                 report.pull = puller.stats
                 puller.pull()
         except InvalidPageError as exc:  # nothing on the page can be trusted: keep it for inspection, cursor kept
@@ -232,6 +271,16 @@ class SyncJob:
             log.error("pull from %s failed: %s", collection.key, exc)
         report.cursor_after = state.cursor(collection.key)
         return report
+
+
+def _check_signer_present(trust: TrustPolicy | None, signer: Signer | None) -> None:
+    """A push needs our signing key whenever members require signatures (ours is the setting we know)."""
+    if signer is None and trust is not None and trust.settings.require_signatures:
+        from legion_misp.trust import KeyFileError
+
+        raise KeyFileError("nothing was published: [federation] private_key is not set, and members quarantine "
+                           "unsigned objects (require_signatures = true). Create a key with `legion keys generate` "
+                           "and add private_key = \"file:PATH\" to [federation]")
 
 
 def _from_peer(event: dict[str, Any]) -> bool:

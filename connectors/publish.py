@@ -6,6 +6,11 @@ whose timestamp changed is converted again and misp-stix gives its changed parts
 version); objects whose (id, version) the collection already accepted are not sent again. After a crash the next
 run resends only what was not confirmed; a server that answers "already there" for a resent object (medallion)
 is checked and counted as accepted.
+
+Signing (optional :class:`~legion_misp.trust.Signer`): every object misp-stix made is signed before envelopes
+are built (Ed25519 is deterministic, so a resent object has the same bytes), and the signature extension's
+``extension-definition`` (with the identity that defines it) is published to the collection once, unsigned, as a
+protocol constant.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from legion_misp.stores.events import event_timestamp
 
@@ -21,6 +26,9 @@ from .convert import ConversionError, MispToStix, StixObject
 from .datastore import ENVELOPE_OVERHEAD, StixSink, verify_failures
 from .settings import SyncSettings
 from .state import SyncState
+
+if TYPE_CHECKING:
+    from legion_misp.trust import Signer
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +66,7 @@ class Publisher:
 
     def __init__(self, sink: StixSink, state: SyncState, collection_key: str, settings: SyncSettings,
                  sanitize: SanitizeHook, *, converter: MispToStix | None = None, dry_run: bool = False,
-                 progress: Callable[[int], None] | None = None):
+                 progress: Callable[[int], None] | None = None, signer: Signer | None = None):
         self.sink = sink
         self.state = state
         self.key = collection_key
@@ -67,6 +75,7 @@ class Publisher:
         self.converter = converter or MispToStix()
         self.dry_run = dry_run
         self.progress = progress
+        self.signer = signer
         limit = sink.max_envelope_bytes
         self.max_bytes = min(settings.envelope_max_bytes, limit) if limit else settings.envelope_max_bytes
         self.stats = PushStats()
@@ -77,6 +86,8 @@ class Publisher:
         self._waiters: dict[tuple[str, str], list[str]] = {}
 
     def publish(self, events: Iterable[dict[str, Any]]) -> PushStats:
+        if self.signer is not None:
+            self._publish_constants()
         for event in events:
             self.stats.events += 1
             self._publish_one(event)
@@ -100,6 +111,8 @@ class Publisher:
             return
         try:
             objects = self.converter.convert(shared)
+            if self.signer is not None:
+                objects = [self._sign(o) for o in objects]
         except ConversionError as exc:
             self.stats.failed += 1
             self.stats.failures.append(str(exc))
@@ -122,6 +135,29 @@ class Publisher:
                 self._enqueue(obj)
         if not pending.missing:
             self._complete(pending)
+
+    def _sign(self, obj: StixObject) -> StixObject:
+        from legion_misp.trust import SigningError
+
+        assert self.signer is not None
+        try:
+            return StixObject(id=obj.id, version=obj.version, type=obj.type, data=self.signer.sign_json(obj.data))
+        except SigningError as exc:
+            raise ConversionError(f"cannot sign {obj.id}: {exc}") from exc
+
+    def _publish_constants(self) -> None:
+        """The signature extension's definition and its creator, once per collection (unsigned constants)."""
+        import json
+
+        from legion_misp.trust import published_constants
+
+        for constant in published_constants():
+            obj = StixObject(id=constant["id"], version=constant["modified"], type=constant["type"],
+                             data=json.dumps(constant, separators=(",", ":")).encode("utf-8"))
+            if self.dry_run or obj.key in self._queued or self.state.pushed_versions(self.key, [obj.key]):
+                continue
+            self._queued.add(obj.key)
+            self._enqueue(obj)
 
     def _enqueue(self, obj: StixObject) -> None:
         size = len(obj.data) + 1

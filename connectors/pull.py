@@ -14,6 +14,11 @@ groups of objects → misp-stix → upsert into the local store by uuid.
 - **Quarantine**: checks that fail (not an object, wrong spec_version, too large, too deep, bad id), objects that
   stix2 refuses (invalid pattern…), and groups misp-stix cannot convert, each with its reason. The rest of the
   page goes on.
+- **Trust** (optional :class:`~legion_misp.trust.PullGuard`): every object that is not an exact duplicate is
+  verified (signature, roster, collection rights, revocation, replay, signer change) before it is staged; a
+  rejected one is quarantined with ``trust: <code>: <reason>``. Accepted objects are recorded in the same
+  transaction as the page. Converted events get ``to_ids`` by corroboration (:meth:`PullGuard.annotate`), and at
+  the end of the run events holding indicators that more members now confirm are updated (:meth:`PullGuard.refresh`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from legion_misp.errors import StoreError
 from legion_misp.stores import EventStore, UpsertResult
@@ -43,6 +48,9 @@ from .datastore import StixSource
 from .settings import SyncSettings
 from .state import SyncState
 from .transport import Page, parse_timestamp
+
+if TYPE_CHECKING:
+    from legion_misp.trust import PullGuard, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +72,8 @@ class PullStats:
     events_revoked: int = 0
     store_failures: int = 0
     restarts: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)  # trust rejections by code (also counted in quarantined)
+    corroborated: int = 0    # stored events updated because more members confirmed one of their indicators
     failures: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -75,7 +85,7 @@ class Puller:
 
     def __init__(self, source: StixSource, state: SyncState, collection_key: str, settings: SyncSettings,
                  store: EventStore, *, peer: str | None = None, dry_run: bool = False,
-                 progress: Callable[[int], None] | None = None):
+                 progress: Callable[[int], None] | None = None, trust: PullGuard | None = None):
         self.source = source
         self.state = state
         self.key = collection_key
@@ -84,6 +94,7 @@ class Puller:
         self.peer = peer
         self.dry_run = dry_run
         self.progress = progress
+        self.trust = trust
         self.stats = PullStats()
         self._dry_cursor: str | None = None
 
@@ -98,7 +109,20 @@ class Puller:
         self.stats.restarts = getattr(self.source, "restarts", 0)
         if not self.dry_run:
             self._convert(final=True)
+            self.refresh_corroboration()
         return self.stats
+
+    def refresh_corroboration(self) -> None:
+        """Update stored events holding indicators whose set of publishers changed during this run."""
+        if self.trust is None:
+            return
+        try:
+            with self.state.transaction():
+                self.stats.corroborated += self.trust.refresh(self.store)
+        except StoreError as exc:  # retried at the next change of one of these indicators
+            self.stats.store_failures += 1
+            self.stats.failures.append(f"corroboration update: {exc}")
+            log.warning("%s: could not update corroborated events: %s", self.key, exc)
 
     def _cursor(self) -> str | None:
         if self.dry_run and self._dry_cursor is not None:
@@ -118,10 +142,12 @@ class Puller:
                     self.stats.quarantined += 1
                     continue
                 known = self.state.seen_digest(self.key, item["id"], version)
-                if known is None:
-                    self.stats.new += 1
-                else:
+                if known is not None:
                     self.stats.duplicates += 1
+                elif self.trust is not None and not self._verify(item, record=False).accepted:
+                    self.stats.quarantined += 1
+                else:
+                    self.stats.new += 1
             self._dry_cursor = _later(self._dry_cursor or self.state.cursor(self.key), page.date_added_last)
             return
         with self.state.transaction():
@@ -142,12 +168,17 @@ class Puller:
         stix_id, stix_type = item["id"], item["type"]
         content = digest(body)
         known = self.state.seen_digest(self.key, stix_id, version)
+        if known is not None and known == content:
+            self.stats.duplicates += 1
+            return
+        if self.trust is not None:
+            verdict = self._verify(item, record=True)
+            if not verdict.accepted:
+                self._quarantine(verdict.quarantine_reason, item, version=version, body=body)
+                return
         if known is not None:
-            if known == content:
-                self.stats.duplicates += 1
-            else:
-                self._quarantine("conflicting content: the same (id, version) was received before with different "
-                                 "content; the first copy is kept", item, version=version, body=body)
+            self._quarantine("conflicting content: the same (id, version) was received before with different "
+                             "content; the first copy is kept", item, version=version, body=body)
             return
         self.state.record_seen(self.key, stix_id, version, content)
         staged = self.state.staged_version(self.key, stix_id)
@@ -167,6 +198,14 @@ class Puller:
             self.state.mark_dirty(self.key, container)
         if not containers and stix_type not in _NOT_LOOSE:
             self.state.add_loose(self.key, stix_id)
+
+    def _verify(self, item: Any, *, record: bool) -> Verdict:
+        """The trust verdict on an object (recorded as accepted when ``record``); rejections counted by code."""
+        assert self.trust is not None
+        verdict = self.trust.check(item, record=record)
+        if not verdict.accepted:
+            self.stats.rejected[verdict.code.value] = self.stats.rejected.get(verdict.code.value, 0) + 1
+        return verdict
 
     def _quarantine(self, reason: str, item: Any, *, version: str | None = None, body: str | None = None) -> None:
         stix_id = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
@@ -274,8 +313,11 @@ class Puller:
                 self.stats.quarantined += 1
                 self._done.append(done)
                 return
+            event = converted.event
+            if self.trust is not None:
+                event = self.trust.annotate(event, [o for o in group if o.get("id") not in converted.invalid])
             try:
-                result = self.store.upsert(converted.event)
+                result = self.store.upsert(event)
             except StoreError as exc:  # the group stays dirty and is tried again next run
                 self.stats.store_failures += 1
                 self.stats.failures.append(f"event {event_uuid}: {exc}")

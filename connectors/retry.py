@@ -1,10 +1,16 @@
-"""``legion sync quarantine retry``: run quarantined items through the pull path again."""
+"""``legion sync quarantine retry``: run quarantined items through the pull path again.
+
+With a :class:`~legion_misp.trust.TrustPolicy`, retried objects are verified again exactly as during a pull (a
+roster update, e.g. a member's new key, can make them acceptable); without one nothing is verified, so the CLI
+always passes it.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from legion_misp.stores import EventStore
 
@@ -14,6 +20,9 @@ from .settings import SyncSettings
 from .state import SyncState
 from .transport import Page
 
+if TYPE_CHECKING:
+    from legion_misp.trust import TrustPolicy
+
 
 class _Nothing(StixSource):
     def pages(self, cursor, *, page_size: int) -> Iterator[Page]:  # type: ignore[override]
@@ -21,14 +30,19 @@ class _Nothing(StixSource):
 
 
 def retry_quarantine(state: SyncState, store: EventStore, settings: SyncSettings,
-                     entry_ids: list[int] | None) -> tuple[int, int]:
-    """Retry the given open entries (all when None). Returns (resolved, still quarantined)."""
+                     entry_ids: list[int] | None, *, trust: TrustPolicy | None = None) -> tuple[int, int]:
+    """Retry the given open entries (all when None), verified by ``trust`` when given. Returns (resolved, still
+    quarantined)."""
     entries = [e for e in state.quarantined() if entry_ids is None or e.id in entry_ids]
     started = time.time()
     by_collection: dict[str, Puller] = {}
     for entry in entries:
-        puller = by_collection.setdefault(entry.collection, Puller(_Nothing(), state, entry.collection, settings,
-                                                                   store))
+        if entry.collection not in by_collection:
+            guard = (trust.guard(state.db, collection=entry.collection.split("|", 1)[-1]) if trust is not None
+                     else None)
+            by_collection[entry.collection] = Puller(_Nothing(), state, entry.collection, settings, store,
+                                                     trust=guard)
+        puller = by_collection[entry.collection]
         try:
             payload = json.loads(entry.payload) if entry.payload else None
         except ValueError:
@@ -44,6 +58,7 @@ def retry_quarantine(state: SyncState, store: EventStore, settings: SyncSettings
                                  payload=entry.payload)
     for puller in by_collection.values():
         puller._convert(final=True)
+        puller.refresh_corroboration()
     retried_ids = {e.stix_id for e in entries if e.stix_id}
     open_after = [e for e in state.quarantined()
                   if e.id in {x.id for x in entries} or (e.stix_id in retried_ids and e.at >= started)]

@@ -339,7 +339,8 @@ class TaxiiClient:
                     date_added_last=response.headers.get("X-TAXII-Date-Added-Last"), size=len(body))
 
     def object_versions(self, object_id: str) -> set[str | None]:
-        """Every version (``modified``, or None for immutable objects) of one object stored on the server."""
+        """Every version of one object stored on the server: ``modified``, else ``created`` (as
+        :func:`~.convert.object_version` and the publisher count it), else None (SCOs)."""
         url = urljoin(self.collection.objects_url, f"{object_id}/")
         response = self._send("GET", url, "get an object", params={"match[version]": "all"})
         if response.status_code == 404:
@@ -350,7 +351,8 @@ class TaxiiClient:
             objects = response.json().get("objects", [])
         except (ValueError, AttributeError):
             raise ProtocolError("object answer is not valid JSON", collection=self.key) from None
-        return {o.get("modified") for o in objects if isinstance(o, dict) and o.get("id") == object_id}
+        return {o.get("modified") or o.get("created") for o in objects
+                if isinstance(o, dict) and o.get("id") == object_id}
 
     # -- writing --------------------------------------------------------------------------------------------------
 

@@ -147,8 +147,9 @@ _SECTIONS: dict[str, tuple[Key, ...]] = {
     "ledger": LEDGER_KEYS,
 }
 _REQUIRED_SECTIONS = {"organisation"}
-# Modules that register their own sections/keys on import; imported before a configuration is validated.
-SECTION_MODULES: tuple[str, ...] = ("legion_misp.privacy.policy", "connectors.settings")
+# Modules that register their own sections when imported; imported before a configuration is validated.
+SECTION_MODULES: tuple[str, ...] = ("legion_misp.privacy.policy", "connectors.settings",
+                                     "legion_misp.trust.settings")
 
 
 def _import_section_modules() -> None:

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("legion_misp.cli.modules_cmd", "modules"),
     ("legion_misp.cli.demo_cmd", "demo"),
     ("legion_misp.cli.sync_cmd", "sync"),
+    ("legion_misp.cli.keys_cmd", "keys"),
 )
 
 EPILOG = """\b

@@ -233,13 +233,16 @@ def quarantine_retry(ctx: click.Context, entry_ids: tuple[int, ...], retry_all: 
     from connectors.settings import SyncSettings
     from connectors.state import SyncState
     from legion_misp.stores import open_store
+    from legion_misp.trust import TrustPolicy
 
     if not entry_ids and not retry_all:
         raise click.UsageError("give entry ids or --all")
     config = state(ctx).config()
     settings = SyncSettings.from_config(config)
+    trust = TrustPolicy.from_config(config)  # retried objects are verified again, never waved through
     with run_lock(settings.lock_path), SyncState(settings.state_path) as db:
-        resolved, still = retry_quarantine(db, open_store(config), settings, None if retry_all else list(entry_ids))
+        resolved, still = retry_quarantine(db, open_store(config), settings, None if retry_all else list(entry_ids),
+                                           trust=trust)
     click.echo(f"{resolved} resolved, {still} still quarantined")
     if still:
         ctx.exit(EXIT_ITEM_FAILURES)

@@ -181,6 +181,32 @@ STAGES.append(("Sanitise the events for the federation (gates, pseudonyms, scrub
 STAGES.append(("Sync: org A publishes the shared feed over TAXII 2.1, org B pulls it", sync_stage))
 
 
+def malicious_member(ctx: DemoContext) -> StageResult:
+    """A federation of four on a loopback TAXII server; member-m lies. Show what member-c rejected and why, and
+    that only indicators f+1 = 2 members published are trusted for detection."""
+    from .federation import ATTACKS, run_scenario
+
+    result = run_scenario(ctx.out_dir / "trust-demo")
+    rows = [("roster", "member-a, member-b, member-c (honest), member-m (malicious); f = 1"),
+            ("member-m flooded", f"{result.flood} invented indicators, signed: accepted, "
+                                 f"{result.flood_trusted} with to_ids (all tagged 1-of-4)")]
+    ok = result.flood_trusted == 0
+    for attack, reason in result.reasons:
+        code = reason.split(":")[1].strip() if reason.startswith("trust:") else "accepted"
+        ok = ok and code == ATTACKS[attack]
+        ctx.echo(f"      {attack}: {reason}")
+        rows.append((f"rejected: {attack}", code))
+    rows += [("to_ids (confirmed by 2 members)", ", ".join(result.trusted) or "none"),
+             ("to_ids = false (1 member only)", f"{len(result.untrusted)} values"),
+             ("events updated on confirmation", str(result.corroborated_later))]
+    ok = ok and len(result.trusted) == 2 and result.corroborated_later >= 1
+    return StageResult("trust", rows, ok=ok)
+
+
+STAGES.append(("A malicious member in the federation: signatures, replay protection, corroboration",
+               malicious_member))
+
+
 def _learning(ctx: DemoContext) -> StageResult:
     from ..learning.demo_stage import learning_stage
 

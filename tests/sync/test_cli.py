@@ -14,12 +14,29 @@ from legion_misp.stores import FeedStore
 from .helpers import server_objects
 
 
+def _public_key(tmp_path, user):
+    """Each organisation's signing key (created once, mode 0600); returns its public key for the rosters."""
+    from legion_misp.trust import KeyInfo, generate_key_file, load_private_key
+
+    path = tmp_path / f"keys-{user}.pem"
+    return (KeyInfo.of(load_private_key(path)) if path.exists() else generate_key_file(path)).public_key
+
+
 def _config(tmp_path, api_root, collection, user="orgA", direction="both"):
     path = tmp_path / f"{user}.toml"
+    roster = "".join(f"""
+[[federation.members]]
+pseudonym = "member-{member}"
+public_key = "{_public_key(tmp_path, member)}"
+collections = ["*"]
+""" for member in ("orgA", "orgB"))
     path.write_text(f"""
 [organisation]
 name = "{user} Ltd"
 pseudonym = "member-{user}"
+
+[federation]
+private_key = "file:keys-{user}.pem"
 
 [store]
 kind = "feed"
@@ -38,7 +55,7 @@ direction = "{direction}"
 username = "{user}"
 password = "env:TEST_TAXII_{user.upper()}"
 peer = "member-peer"
-""", encoding="utf-8")
+{roster}""", encoding="utf-8")
     return path
 
 
@@ -107,7 +124,7 @@ def test_cli_push_goes_through_the_real_sanitiser_and_ledger(tmp_path, capsys, m
     api_root, collection = medallion.info.api_root, medallion.info.collections["shared"]
     config_a = _config(tmp_path, api_root, collection, "orgA", direction="push")
     config_a.write_text(config_a.read_text().replace(
-        "[store]", '[federation]\npseudonym_key = "env:TEST_PSEUDONYM_KEY"\n\n[store]')
+        "[federation]\n", '[federation]\npseudonym_key = "env:TEST_PSEUDONYM_KEY"\n')
         + '\n[ledger]\npath = "ledger.sqlite"\n', encoding="utf-8")
     feed_a = FeedStore(tmp_path / "feed-orgA")
     secret_note = "internal ticket INC-1234567 at orgA Ltd"
