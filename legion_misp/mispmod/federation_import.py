@@ -1,11 +1,13 @@
 """MISP import module ``legion_federation_import``: a STIX 2.1 bundle from the federation, made into MISP data.
 
 Input: ``data`` is the base64 of an uploaded (or pasted) STIX 2.1 bundle. Each object is checked (size, nesting,
-STIX 2.1 validity) as the connector's pull does; the bundle is converted with misp-stix (the internal parser for
-MISP-made bundles, the external one otherwise) and returned in the ``misp_standard`` shape (``Attribute``, ``Object``,
-``Tag``). Signature verification and corroboration across members are not wired into this module yet: every
-indicator comes back with ``to_ids`` false and the tag ``legion:corroboration="unverified"``, so nothing imported here
-feeds IDS exports until it is confirmed.
+STIX 2.1 validity) as the connector's pull does, then verified exactly as a pull verifies it (signature by a roster
+member allowed on the collection, key not revoked or expired, no replay of an older version, no signer change:
+:class:`~legion_misp.trust.PullGuard`, with the same SQLite trust state as ``legion sync``). Accepted objects are
+converted with misp-stix and returned in the ``misp_standard`` shape (``Attribute``, ``Object``, ``Tag``). An indicator
+gets ``to_ids`` true only when f+1 distinct members published it within the window (counting what earlier pulls and
+imports saw); otherwise ``to_ids`` false and ``legion:corroboration="k-of-n"``. Rejected objects are counted in a
+``legion:rejected-objects`` tag, with their reasons in ``legion:rejected`` tags.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import binascii
 import json
 from typing import Any
 
-from .common import ModuleInputError, bytes_handler, contain
+from ..errors import ConfigError
+from .common import ModuleInputError, bytes_handler, contain, module_config
 
 MAX_BUNDLE_BYTES = 20 * 1024 * 1024
 MAX_OBJECT_BYTES = 1024 * 1024
 MAX_OBJECT_NESTING = 20
-UNVERIFIED_TAG = 'legion:corroboration="unverified"'
 
 mispattributes = {"inputSource": ["file", "paste"], "output": ["MISP attributes", "MISP objects"],
                   "format": "misp_standard"}
@@ -29,14 +31,15 @@ moduleinfo = {
     "author": "legion-misp",
     "module-type": ["import"],
     "name": "Legion federation import",
-    "description": "Imports a STIX 2.1 bundle shared in the federation; indicators arrive with to_ids off and a "
-                   "corroboration tag until confirmed.",
+    "description": "Imports a STIX 2.1 bundle shared in the federation: signatures verified against the roster, "
+                   "indicators trusted (to_ids) only when f+1 members published them.",
     "logo": "",
     "requirements": ["legion-misp installed in the misp-modules environment"],
-    "features": "Validates each STIX object, converts with misp-stix, returns MISP standard results.",
+    "features": "Validates and verifies each STIX object (Ed25519 signature, roster, replay), converts with "
+                "misp-stix, decides to_ids by corroboration, returns MISP standard results.",
     "references": ["https://arxiv.org/abs/2512.14242"],
     "input": "A STIX 2.1 bundle (JSON file or pasted text).",
-    "output": "MISP attributes and objects (to_ids false, tagged).",
+    "output": "MISP attributes and objects, with corroboration and signer tags.",
 }
 moduleconfig = ["config_path"]
 
@@ -73,35 +76,71 @@ def checked_objects(objects: list[Any]) -> tuple[list[dict[str, Any]], dict[str,
     return good, refused
 
 
-def mark_unverified(event: dict[str, Any]) -> dict[str, Any]:
-    """to_ids off and the corroboration tag on every attribute (top level and in objects)."""
-    attributes = list(event.get("Attribute", [])) + [a for o in event.get("Object", []) for a in o.get("Attribute", [])]
-    for attribute in attributes:
-        attribute["to_ids"] = False
-        tags = attribute.setdefault("Tag", [])
-        if not any(t.get("name") == UNVERIFIED_TAG for t in tags):
-            tags.append({"name": UNVERIFIED_TAG})
-    return event
+def open_guard(request: dict[str, Any]) -> Any:
+    """The pull's trust checks, over the organisation's roster and the sync state database."""
+    from connectors.settings import SyncSettings
+
+    from ..trust import TrustPolicy, TrustState
+    from .settings import legion_config
+
+    config = legion_config(module_config(request))
+    try:
+        policy = TrustPolicy.from_config(config)
+    except ConfigError as exc:
+        raise ModuleInputError(f"the federation roster is not usable: {str(exc).splitlines()[0]}") from exc
+    state = TrustState.open(SyncSettings.from_config(config).state_path)
+    return policy.guard(state.db, collection=None), state
+
+
+def verified_objects(objects: list[dict[str, Any]], guard: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    accepted, rejected = [], {}
+    for obj in objects:
+        verdict = guard.check(obj)
+        if verdict.accepted:
+            accepted.append(obj)
+        else:
+            rejected[str(obj.get("id"))] = f"{verdict.code.value}: {verdict.reason}"
+    return accepted, rejected
 
 
 def import_bundle(request: dict[str, Any]) -> dict[str, Any]:
     from connectors.convert import ConversionError, stix_to_misp
 
     good, refused = checked_objects(decode_bundle(request.get("data")))
-    if not good:
-        raise ModuleInputError(f"no importable STIX object ({len(refused)} refused)")
+    guard, state = open_guard(request)
     try:
-        converted = stix_to_misp(good)
-    except ConversionError as exc:
-        raise ModuleInputError(f"conversion failed: {str(exc)[:200]}") from exc
-    refused.update(converted.invalid)
-    if converted.event is None:
-        raise ModuleInputError(f"no importable STIX object ({len(refused)} refused)")
-    event = mark_unverified(converted.event)
+        accepted, rejected = verified_objects(good, guard)
+        refused.update(rejected)
+        if not accepted:
+            raise ModuleInputError(f"no object passed the checks: {_summary(refused)}")
+        try:
+            converted = stix_to_misp(accepted)
+        except ConversionError as exc:
+            raise ModuleInputError(f"conversion failed: {str(exc)[:200]}") from exc
+        refused.update(converted.invalid)
+        if converted.event is None:
+            raise ModuleInputError(f"no importable STIX object: {_summary(refused)}")
+        event = guard.annotate(converted.event, [o for o in accepted if o.get("id") not in converted.invalid])
+    finally:
+        state.close()
     results: dict[str, Any] = {key: event.get(key, []) for key in ("Attribute", "Object", "Tag")}
     if refused:
-        results["Tag"] = [*results["Tag"], {"name": f'legion:refused-objects="{len(refused)}"'}]
+        results["Tag"] = [*results["Tag"], {"name": f'legion:rejected-objects="{len(refused)}"'},
+                          *({"name": f'legion:rejected="{code}"'} for code in sorted(_codes(refused)))]
     return {"results": results}
+
+
+def _codes(refused: dict[str, str]) -> set[str]:
+    return {reason.split(":", 1)[0] for reason in refused.values()}
+
+
+def _summary(refused: dict[str, str]) -> str:
+    if not refused:
+        return "the bundle holds no object"
+    counts: dict[str, int] = {}
+    for code in (reason.split(":", 1)[0] for reason in refused.values()):
+        counts[code] = counts.get(code, 0) + 1
+    return ", ".join(f"{n} {code}" for code, n in sorted(counts.items()))[:200]
 
 
 dict_handler = contain("legion_federation_import", import_bundle)
