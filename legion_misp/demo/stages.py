@@ -13,8 +13,20 @@ from ..stores.events import iter_attributes
 from . import DemoContext, Stage, StageResult
 
 
+def demo_config(ctx: DemoContext) -> object:
+    """The embedded example configuration, with the example staff directory as ``sensitive_terms_file``."""
+    from ..config import example_config_text, parse_config
+
+    text = example_config_text()
+    staff = ctx.events_dir.parent / "staff-directory.txt"
+    if staff.exists():
+        text = text.replace('# sensitive_terms_file = "file:terms.txt"', f"sensitive_terms_file = 'file:{staff}'")
+    return parse_config(text, base_dir=ctx.out_dir)
+
+
 def load_examples(ctx: DemoContext) -> StageResult:
     """Load the example events into the organisation's own feed store (demo-output/feed-local)."""
+    ctx.data["config"] = demo_config(ctx)
     errors: list[StoreError] = []
     source = FeedStore(ctx.events_dir, create=False)
     local = FeedStore(ctx.out_dir / "feed-local")
@@ -200,7 +212,36 @@ def malicious_member(ctx: DemoContext) -> StageResult:
              ("to_ids = false (1 member only)", f"{len(result.untrusted)} values"),
              ("events updated on confirmation", str(result.corroborated_later))]
     ok = ok and len(result.trusted) == 2 and result.corroborated_later >= 1
+    _report_trust(ctx, result)
+    ctx.data["trust_result"] = result
     return StageResult("trust", rows, ok=ok)
+
+
+ATTACK_DESCRIPTIONS = {
+    "forge": "an indicator signed with a key that is not member-m's roster key",
+    "tamper": "an honest member's object with its pattern changed after signing",
+    "replay": "an older version of an object already accepted",
+    "hijack": "member-a's object re-published under member-m's signature",
+    "trespass": "an object sent to a collection member-m may not publish to",
+    "impostor": "an object signed by a member who is not on the roster",
+    "stolen-key": "an object signed with a key revoked before it was made",
+    "unsigned": "an object without a signature",
+}
+
+
+def _report_trust(ctx: DemoContext, result: object) -> None:
+    section = ctx.report.section("A malicious member: what was rejected, and why")
+    ctx.report.paragraph(section, "Four members share over a loopback TAXII 2.1 server: member-a, member-b and "
+                                  "member-c are honest, member-m lies (f = 1 tolerated). Every object is signed "
+                                  "(Ed25519 over RFC 8785 JSON) and verified on pull against the roster.")
+    ctx.report.table(section, ["attack by member-m", "what it sent", "verdict at member-c"],
+                     [[attack, ATTACK_DESCRIPTIONS.get(attack, ""), reason] for attack, reason in result.reasons])
+    ctx.report.paragraph(section, f"member-m also flooded {result.flood} invented indicators with valid signatures: "
+                                  f"they were stored, but {result.flood_trusted} got to_ids (each is tagged "
+                                  "legion:corroboration=\"1-of-4\"). Only indicators published by f + 1 = 2 "
+                                  f"distinct members are trusted: {', '.join(result.trusted) or 'none'}; "
+                                  f"{result.corroborated_later} stored event was updated when member-b confirmed.",
+                         "good" if result.flood_trusted == 0 else "bad")
 
 
 STAGES.append(("A malicious member in the federation: signatures, replay protection, corroboration",
@@ -257,3 +298,41 @@ def classify_samples(ctx: DemoContext) -> StageResult:
 
 
 STAGES.append(("Classify sample messages through the real misp-modules server", classify_samples))
+
+
+def budget_overview(ctx: DemoContext) -> StageResult:
+    """ε spent against each ledger's budget: the organisation's sanitising releases and each learning member."""
+    from ..privacy.ledger import Ledger
+    from .report import new_figure
+
+    ledgers = {"member-7f3a (sanitise)": ctx.out_dir / DEMO_LEDGER_FILE}
+    ledgers.update({f"member-{p.stem.rsplit('-', 1)[-1]} (learning)": p
+                    for p in sorted((ctx.out_dir / "learning").glob("ledger-member-*.sqlite"))})
+    spent = {}
+    for name, path in ledgers.items():
+        if path.exists():
+            ledger = Ledger(path, budget_epsilon=10.0)
+            spent[name] = (ledger.spent()[0], ledger.budget_epsilon, len(ledger.entries()))
+    if not spent:
+        return StageResult("budget", [("ledgers", "none found")], ok=False)
+    figure = new_figure(6.4, 0.5 + 0.45 * len(spent))
+    axes = figure.subplots()
+    names = list(spent)
+    axes.barh(names, [spent[n][0] for n in names], color="#2b5797", label="ε spent")
+    axes.axvline(spent[names[0]][1], color="#a11", linestyle="--", label="budget (ε per 30 days)")
+    axes.set_xlabel("ε")
+    axes.legend(loc="lower right", fontsize=8)
+    section = ctx.report.section("Privacy budget: ε spent per member against its budget")
+    ctx.report.paragraph(section, "Every DP release is debited in the member's SQLite ledger before it leaves; a "
+                                  "release that would overspend is refused. Units differ: the sanitiser protects "
+                                  "sightings, values and timestamps of events; learning protects training messages.")
+    ctx.report.table(section, ["ledger", "ε spent", "budget", "releases"],
+                     [[n, e, b, k] for n, (e, b, k) in spent.items()])
+    ctx.report.figure(section, figure, "ε spent per ledger (bars) against the budget (dashed).",
+                      png_path=ctx.out_dir / "plots" / "epsilon-per-member.png")
+    within = all(e <= b + 1e-9 for e, b, _ in spent.values())
+    rows = [(name, f"ε {e:.3g} of {b:g} ({k} releases)") for name, (e, b, k) in spent.items()]
+    return StageResult("budget", rows, ok=within)
+
+
+STAGES.append(("Privacy budget of every member", budget_overview))
