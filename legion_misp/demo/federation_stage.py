@@ -399,8 +399,7 @@ def _run_federation(ctx: DemoContext, members_dir: Path, configs: dict[str, Any]
             r.rejected[code] = r.rejected.get(code, 0) + 1
         for name, obj in attacks.items():
             r.reasons[name] = by_key.get((obj["id"], obj.get("modified")), "(accepted)")
-            code = r.reasons[name].split(":")[1].strip() if r.reasons[name].startswith("trust:") else "accepted"
-            attacks_ok = attacks_ok and code == ATTACKS[name]
+            attacks_ok = attacks_ok and _code(r.reasons[name]) == ATTACKS[name]
         values: dict[str, bool] = {}
         tags: dict[str, str] = {}
         for event in received[p].query():
@@ -433,6 +432,11 @@ def _forged(obj: dict[str, Any], claimed: str, claimed_key_id: str, actual_key: 
     signed["extensions"] = {**signed.get("extensions", {}), EXTENSION_ID: entry}
     entry["signature"] = b64url(actual_key.sign(signing_payload(signed)))
     return signed
+
+
+def _code(reason: str) -> str:
+    """``bad-signature`` of ``trust: bad-signature: ...``; ``accepted`` when nothing was quarantined."""
+    return reason.split(":")[1].strip() if reason.startswith("trust:") else "accepted"
 
 
 def _ip_of(indicator: dict[str, Any]) -> str:
@@ -508,10 +512,11 @@ def _finish(ctx: DemoContext, members_dir: Path, results: dict[str, MemberResult
         rejected = ", ".join(f"{c} {n}" for c, n in sorted(r.rejected.items())) or "none"
         rows += [(f"{r.pseudonym}", f"{r.shared} events shared / {r.kept_home} kept home, ε {r.epsilon:.3g} of "
                                     f"{r.budget:g}, {r.accepted}/{r.sent} objects published"),
-                 (f"{r.pseudonym} received", f"{r.pulled} objects pulled; rejected: {rejected}; "
-                                             f"to_ids {len(r.trusted)} / to_ids false {r.untrusted} indicators")]
+                 (f"{r.pseudonym} pulled", f"{r.pulled} objects; indicators: {len(r.trusted)} to_ids, "
+                                           f"{r.untrusted} to_ids false"),
+                 (f"{r.pseudonym} rejected", rejected)]
     for name, reason in attacks:
-        rows.append((f"rejected: {name}", reason.split(":")[1].strip() if reason.startswith("trust:") else reason))
+        rows.append((f"rejected: {name}", _code(reason)))
     rows += [(f"{MALICIOUS} flooded", f"{len(invented)} invented indicators, signed: accepted, {flood_trusted} with "
                                       "to_ids at any honest member"),
              ("to_ids (≥ 2 members)", f"{len(corroborated)} values, e.g. {', '.join(corroborated[:4])}")]
@@ -552,9 +557,11 @@ def _report(ctx: DemoContext, results: dict[str, MemberResult], invented: list[s
     ctx.report.paragraph(section, "member-m signs its own objects with its roster key, so what it publishes under "
                                   "its own name is accepted and stored; everything else it tries is refused on pull "
                                   "and quarantined, at every honest member, for the reason below.")
-    ctx.report.table(section, ["attack by member-m", "what it sent", *[f"verdict at {r.pseudonym}" for r in members]],
-                     [[name, ATTACK_DESCRIPTIONS.get(name, ""), *[r.reasons.get(name, "") for r in members]]
-                      for name, _ in attacks])
+    first, rest = members[0], members[1:]
+    ctx.report.table(section, ["attack by member-m", "what it sent", f"verdict at {first.pseudonym}",
+                               *[f"at {r.pseudonym}" for r in rest]],
+                     [[name, ATTACK_DESCRIPTIONS.get(name, ""), first.reasons.get(name, ""),
+                       *[_code(r.reasons.get(name, "")) for r in rest]] for name, _ in attacks])
     ctx.report.paragraph(section, f"member-m also flooded {len(invented)} invented indicators with valid signatures: "
                                   f"they were stored, but {flood_trusted} got to_ids at any honest member (each is "
                                   "tagged legion:corroboration=\"1-of-4\"): member-m's flood never reached to_ids.",
