@@ -307,7 +307,7 @@ def _run_federation(ctx: DemoContext, members_dir: Path, configs: dict[str, Any]
     for p in HONEST:
         config, r = configs[p], results[p]
         ledger = open_ledger(config)
-        shared = FeedStore(config.resolve_path("feed-shared"))
+        shared = FeedStore(config.resolve_path(config.section("privacy")["out_path"]))
         reports: list[Any] = []
         summary = sanitize_events(open_store(config), shared, Sanitizer.from_config(config), ledger=ledger,
                                   on_event=reports.append, what="demo federation release")

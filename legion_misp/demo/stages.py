@@ -73,7 +73,10 @@ def _demo_federation_key(out_dir: Path) -> bytes:
 
 
 def sanitize_examples(ctx: DemoContext) -> StageResult:
-    """Sanitise the local store into demo-output/feed-shared with OpenDP's secure noise and a demo-only ledger."""
+    """Sanitise the local store into demo-output/feed-shared with OpenDP's secure noise and a demo-only ledger.
+
+    No longer one of :data:`STAGES`: the federation stage sanitises every member's feed with its own ledger (and
+    reuses :func:`_report_sanitize` for member-7f3a). Kept as the single-organisation building block."""
     from ..config import load_default_config
     from ..privacy.ledger import Ledger
     from ..privacy.release import sanitize_events
