@@ -49,9 +49,10 @@ class EmbeddedTaxiiServer:
         from medallion import register_blueprints, set_config
         from werkzeug.serving import make_server
 
-        from .medallion_compat import fix_find_att
+        from .medallion_compat import fix_find_att, fix_slow_filters
 
         fix_find_att()  # extension-definition objects (signed publishing) would make every GET answer 500
+        fix_slow_filters()  # the same answers in linear time (a demo federation's collection holds ~1,000 objects)
 
         _QuietHandler = _quiet_handler_class()
 

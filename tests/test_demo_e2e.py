@@ -1,8 +1,9 @@
 """End to end: `legion demo` on the embedded defaults, then the report's content and the shared artefacts.
 
-Checks what the demo claims: the malicious member's invented indicators never reach to_ids, no planted secret
-appears in anything shared (the sanitised feed, what member B pulled over TAXII), every ledger is within budget,
-and every process the demo started is gone.
+Checks what the demo claims: the malicious member's invented indicators never reach to_ids at any honest member,
+indicators published by two members do, no planted secret appears in anything shared (every member's sanitised
+feed and received feed, every STIX object the TAXII server held), every ledger is within budget, and every process
+the demo started is gone.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import html
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import urllib.parse
@@ -41,14 +43,22 @@ def demo(tmp_path_factory):
     return out, result.stdout, _server_processes() - before
 
 
-def _shared_text(out: Path) -> str:
-    """Everything the organisation shared: the sanitised feed and what member B received, decoded variants too."""
-    parts = []
-    for folder in ("feed-shared", "feed-member-b"):
-        for path in (out / folder).glob("*"):
-            if path.is_file() and not path.name.startswith("."):
-                parts.append(path.read_text(encoding="utf-8", errors="replace"))
-    text = "\n".join(parts)
+HONEST = ("member-7f3a", "member-19c2", "member-5be0")
+OTHER_ORG_NAMES = ("Northwind Grid AS", "Harbour Water plc")
+
+
+def _shared_files(out: Path) -> list[Path]:
+    """Everything that left an organisation: every honest member's sanitised feed and received feed, and the copy
+    of every STIX object the TAXII server held."""
+    files = [out / "members" / "taxii-objects.json"]
+    for member in HONEST:
+        for folder in ("feed-shared", "feed-received"):
+            files += [p for p in (out / "members" / member / folder).glob("*")
+                      if p.is_file() and not p.name.startswith(".")]
+    return files
+
+
+def _decoded(text: str) -> str:
     decoded = [urllib.parse.unquote(text)]
     for token in re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", text):
         try:
@@ -58,20 +68,71 @@ def _shared_text(out: Path) -> str:
     return "\n".join([text, *decoded]).lower()
 
 
+def _events(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text())["Event"] for p in sorted(folder.glob("*.json")) if p.name != "manifest.json"]
+
+
+def _attributes(event: dict) -> list[dict]:
+    return [*event.get("Attribute", []), *(a for o in event.get("Object", []) for a in o.get("Attribute", []))]
+
+
 def test_no_planted_secret_in_any_shared_artefact(demo):
     out, _, _ = demo
-    shared = _shared_text(out)
-    assert len(list((out / "feed-shared").glob("*.json"))) >= 10  # something was shared at all
-    leaked = sorted({c["value"] for c in CANARIES["sensitive"] if c["value"].lower() in shared})
+    files = _shared_files(out)
+    for member in HONEST:  # every member shared something and received the federation's events
+        assert len(list((out / "members" / member / "feed-shared").glob("*.json"))) >= 3, member
+        assert len(list((out / "members" / member / "feed-received").glob("*.json"))) >= 20, member
+    shared = _decoded("\n".join(p.read_text(encoding="utf-8", errors="replace") for p in files))
+    assert "198.51.100.14" in shared  # a shareable C2 address made it (so the text is really there)
+    secrets = {c["value"] for c in CANARIES["sensitive"]} | set(OTHER_ORG_NAMES)
+    leaked = sorted(v for v in secrets if v.lower() in shared)
     assert leaked == []
 
 
-def test_shareable_indicators_still_reach_member_b(demo):
+def test_the_other_members_really_hold_their_own_names_before_sanitising(demo):
+    out, _, _ = demo  # so that the test above is meaningful for them too
+    for member, name in zip(HONEST[1:], OTHER_ORG_NAMES, strict=True):
+        events = _events(out / "members" / member / "feed")
+        assert events and all(e["Orgc"]["name"] == name for e in events)
+        assert not any(e["uuid"] in {x["uuid"] for x in _events(out / "members" / "member-7f3a" / "feed")}
+                       for e in events)
+
+
+def test_shareable_indicators_still_reach_every_member(demo):
     out, _, _ = demo
-    received = "\n".join(p.read_text() for p in (out / "feed-member-b").glob("*.json")).lower()
     wanted = {c["value"] for c in CANARIES["shareable_indicators"]}
-    kept = {v for v in wanted if v.lower() in received}
-    assert len(kept) / len(wanted) >= 0.8
+    for member in HONEST:
+        received = "\n".join(p.read_text() for p in (out / "members" / member / "feed-received").glob("*.json"))
+        kept = {v for v in wanted if v.lower() in received.lower()}
+        assert len(kept) / len(wanted) >= 0.8, member
+
+
+def test_the_malicious_members_flood_never_reaches_to_ids(demo):
+    out, _, _ = demo
+    invented = set(json.loads((out / "members" / "federation-result.json").read_text())["invented"])
+    assert len(invented) == 25
+    for member in HONEST:
+        flood = [a for e in _events(out / "members" / member / "feed-received") for a in _attributes(e)
+                 if a.get("value") in invented]
+        assert {a["value"] for a in flood} == invented, member  # it arrived (signed by member-m) ...
+        assert not [a["value"] for a in flood if a.get("to_ids")], member  # ... and is never trusted
+        assert all(any(t["name"] == 'legion:corroboration="1-of-4"' for t in a.get("Tag", [])) for a in flood)
+
+
+def test_indicators_corroborated_by_two_members_get_to_ids(demo):
+    out, _, _ = demo
+    for member in HONEST:
+        trusted, single = set(), set()
+        for event in _events(out / "members" / member / "feed-received"):
+            for attribute in _attributes(event):
+                tags = {t["name"] for t in attribute.get("Tag", [])}
+                if attribute.get("to_ids"):
+                    assert tags & {'legion:corroboration="2-of-4"', 'legion:corroboration="3-of-4"'}, attribute
+                    trusted.add(attribute["value"])
+                elif 'legion:corroboration="1-of-4"' in tags:
+                    single.add(attribute["value"])
+        assert "198.51.100.14" in trusted  # the Cobalt Strike C2 all three honest members reported
+        assert single - trusted  # and what only one member published stays to_ids = false
 
 
 def test_report_shows_the_malicious_member_contained(demo):
@@ -80,16 +141,30 @@ def test_report_shows_the_malicious_member_contained(demo):
     for code in ("bad-signature", "replay", "signer-changed", "unknown-member", "revoked-key", "unsigned",
                  "not-allowed"):
         assert code in report, code
+    result = json.loads((out / "members" / "federation-result.json").read_text())
+    for member, figures in result["members"].items():
+        assert figures["rejected"] == {"bad-signature": 2, "not-allowed": 1, "replay": 1, "revoked-key": 1,
+                                       "signer-changed": 1, "unknown-member": 1, "unsigned": 1}, member
     flood = re.search(r"flooded (\d+) invented indicators with valid signatures: they were stored, but (\d+) got "
-                      r"to_ids", report)
+                      r"to_ids at any honest member", report)
     assert flood and int(flood.group(1)) > 0 and int(flood.group(2)) == 0
-    assert "| trust    | member-m flooded" in stdout and "0 with to_ids" in stdout
+    assert "member-m's flood never reached to_ids" in report
+    assert "| federation | member-m flooded" in stdout and "0 with to_ids" in stdout
+
+
+def test_member_keys_are_private(demo):
+    out, _, _ = demo
+    keys = sorted((out / "members").glob("*/keys/*.ed25519.pem"))
+    assert len(keys) == 4
+    for path in [*keys, out / "members" / "federation-pseudonym.key"]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 def test_every_ledger_is_within_budget_and_in_the_report(demo):
     out, _, _ = demo
-    ledgers = [out / "demo-privacy-ledger.sqlite", *sorted((out / "learning").glob("ledger-member-*.sqlite"))]
-    assert len(ledgers) == 5
+    ledgers = [*sorted((out / "members").glob("*/privacy-ledger.sqlite")),
+               *sorted((out / "learning").glob("ledger-member-*.sqlite"))]
+    assert [p.parent.name for p in ledgers[:3]] == sorted(HONEST) and len(ledgers) == 7
     for path in ledgers:
         ledger = Ledger(path, budget_epsilon=10.0)
         spent = ledger.spent()[0]

@@ -1,6 +1,8 @@
 """A small federation with honest members and one malicious member, on a real TAXII 2.1 server (127.0.0.1).
 
-Used by the ``legion demo`` trust stage and by the trust tests. Honest members publish through the real sync
+Its helpers (attacks, indicators, events) are used by the ``legion demo`` federation stage
+(:mod:`legion_misp.demo.federation_stage`, on the real example events); :func:`run_scenario` is the same attack set
+on synthetic indicators, for the trust tests. Honest members publish through the real sync
 path (misp-stix, signing, envelopes); the malicious member posts hand-made objects straight to the server, the
 way a compromised member would. Nothing here is needed in production.
 

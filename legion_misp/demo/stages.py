@@ -7,7 +7,7 @@ import secrets
 from collections import Counter
 from pathlib import Path
 
-from ..errors import LegionError, StoreError
+from ..errors import StoreError
 from ..stores import FeedStore
 from ..stores.events import iter_attributes
 from . import DemoContext, Stage, StageResult
@@ -53,64 +53,6 @@ def load_examples(ctx: DemoContext) -> StageResult:
     return StageResult("load", rows, ok=not errors)
 
 
-def sync_stage(ctx: DemoContext) -> StageResult:
-    """Two organisations on an embedded TAXII 2.1 server (medallion, 127.0.0.1): org A publishes the shared
-    (sanitised) store, or the local store if no sanitiser stage ran; org B pulls into demo-output/feed-member-b."""
-    import os
-    import secrets
-
-    from connectors.embedded import EmbeddedTaxiiServer
-    from connectors.job import SyncJob
-    from connectors.sanitize import identity, sanitizer_from_config
-    from connectors.settings import CollectionSettings, SyncSettings
-    from legion_misp.secrets import Secret
-
-    shared = ctx.data.get("shared_store")
-    source = shared if shared is not None else ctx.data.get("local_store")
-    if source is None:
-        return StageResult("sync", [("skipped", "no local store (run the load stage first)")], ok=False)
-    hook, how = identity, "already sanitised by the sanitiser stage"
-    if shared is None:
-        from legion_misp.config import load_default_config
-
-        try:
-            found = sanitizer_from_config(load_default_config(ctx.out_dir))
-        except LegionError as exc:  # e.g. no federation key for pseudonyms in the embedded config
-            ctx.echo(f"      sanitiser unavailable: {exc}")
-            found = None
-        hook, how = (found, "sanitised on the way out") if found else (identity, "NOT sanitised (no sanitiser "
-                                                                                  "installed; loopback only)")
-    workdir = ctx.out_dir / "sync"
-    passwords = {"member-a": secrets.token_urlsafe(16), "member-b": secrets.token_urlsafe(16)}
-    for user, password in passwords.items():  # handed to the jobs as env: secrets, never on a command line
-        os.environ[f"LEGION_DEMO_TAXII_{user[-1].upper()}"] = password
-    feed_b = FeedStore(ctx.out_dir / "feed-member-b")
-    with EmbeddedTaxiiServer(workdir / "taxii-server", users=passwords, collections={"federation": {}}) as server:
-        def job(who: str, store, direction: str) -> SyncJob:
-            settings = SyncSettings(state_path=workdir / f"{who}-state.sqlite", lock_path=workdir / f"{who}.lock",
-                                    push_only_published=False, retries=2, backoff=0.2)
-            collection = CollectionSettings(url=server.api_root, collection=server.collection_ids["federation"],
-                                            direction=direction, username=who, peer="member-a" if who.endswith("b")
-                                            else None, password=Secret(f"env:LEGION_DEMO_TAXII_{who[-1].upper()}"))
-            return SyncJob(settings, [collection], store=store, sanitize=hook)
-
-        push = job("member-a", source, "push").push()
-        pull = job("member-b", feed_b, "pull").pull()
-    ctx.data["member_b_store"] = feed_b
-    p, q = push.totals(), pull.totals()
-    rows = [("org A published", f"{p['events_published']} events, {p['accepted']}/{p['sent']} STIX objects "
-                                f"accepted ({how})"),
-            ("org B pulled", f"{q['pulled']} objects → {q['new']} new, {q['updated']} updated events, "
-                             f"{q['duplicates_skipped']} duplicates skipped, {q['quarantined']} quarantined"),
-            ("TAXII server", "medallion 3.0.0 on 127.0.0.1 (stopped)"),
-            ("org B feed", str(feed_b.path))]
-    for summary in (push, pull):
-        for report in summary.reports:
-            if report.error:
-                rows.append(("error", report.error))
-    return StageResult("sync", rows, ok=push.ok and pull.ok)
-
-
 STAGES: list[tuple[str, Stage]] = [
     ("Load the example events into the local MISP feed store", load_examples),
 ]
@@ -131,7 +73,10 @@ def _demo_federation_key(out_dir: Path) -> bytes:
 
 
 def sanitize_examples(ctx: DemoContext) -> StageResult:
-    """Sanitise the local store into demo-output/feed-shared with OpenDP's secure noise and a demo-only ledger."""
+    """Sanitise the local store into demo-output/feed-shared with OpenDP's secure noise and a demo-only ledger.
+
+    No longer one of :data:`STAGES`: the federation stage sanitises every member's feed with its own ledger (and
+    reuses :func:`_report_sanitize` for member-7f3a). Kept as the single-organisation building block."""
     from ..config import load_default_config
     from ..privacy.ledger import Ledger
     from ..privacy.release import sanitize_events
@@ -186,66 +131,14 @@ def _report_sanitize(ctx: DemoContext, summary: object, reports: list) -> None:
                       png_path=ctx.out_dir / "plots" / "sanitiser-actions.png")
 
 
-STAGES.append(("Sanitise the events for the federation (gates, pseudonyms, scrubbing, OpenDP noise)",
-               sanitize_examples))
+def _federation(ctx: DemoContext) -> StageResult:
+    from .federation_stage import federation_stage
+
+    return federation_stage(ctx)
 
 
-STAGES.append(("Sync: org A publishes the shared feed over TAXII 2.1, org B pulls it", sync_stage))
-
-
-def malicious_member(ctx: DemoContext) -> StageResult:
-    """A federation of four on a loopback TAXII server; member-m lies. Show what member-c rejected and why, and
-    that only indicators f+1 = 2 members published are trusted for detection."""
-    from .federation import ATTACKS, run_scenario
-
-    result = run_scenario(ctx.out_dir / "trust-demo")
-    rows = [("roster", "member-a, member-b, member-c (honest), member-m (malicious); f = 1"),
-            ("member-m flooded", f"{result.flood} invented indicators, signed: accepted, "
-                                 f"{result.flood_trusted} with to_ids (all tagged 1-of-4)")]
-    ok = result.flood_trusted == 0
-    for attack, reason in result.reasons:
-        code = reason.split(":")[1].strip() if reason.startswith("trust:") else "accepted"
-        ok = ok and code == ATTACKS[attack]
-        ctx.echo(f"      {attack}: {reason}")
-        rows.append((f"rejected: {attack}", code))
-    rows += [("to_ids (confirmed by 2 members)", ", ".join(result.trusted) or "none"),
-             ("to_ids = false (1 member only)", f"{len(result.untrusted)} values"),
-             ("events updated on confirmation", str(result.corroborated_later))]
-    ok = ok and len(result.trusted) == 2 and result.corroborated_later >= 1
-    _report_trust(ctx, result)
-    ctx.data["trust_result"] = result
-    return StageResult("trust", rows, ok=ok)
-
-
-ATTACK_DESCRIPTIONS = {
-    "forge": "an indicator signed with a key that is not member-m's roster key",
-    "tamper": "an honest member's object with its pattern changed after signing",
-    "replay": "an older version of an object already accepted",
-    "hijack": "member-a's object re-published under member-m's signature",
-    "trespass": "an object sent to a collection member-m may not publish to",
-    "impostor": "an object signed by a member who is not on the roster",
-    "stolen-key": "an object signed with a key revoked before it was made",
-    "unsigned": "an object without a signature",
-}
-
-
-def _report_trust(ctx: DemoContext, result: object) -> None:
-    section = ctx.report.section("A malicious member: what was rejected, and why")
-    ctx.report.paragraph(section, "Four members share over a loopback TAXII 2.1 server: member-a, member-b and "
-                                  "member-c are honest, member-m lies (f = 1 tolerated). Every object is signed "
-                                  "(Ed25519 over RFC 8785 JSON) and verified on pull against the roster.")
-    ctx.report.table(section, ["attack by member-m", "what it sent", "verdict at member-c"],
-                     [[attack, ATTACK_DESCRIPTIONS.get(attack, ""), reason] for attack, reason in result.reasons])
-    ctx.report.paragraph(section, f"member-m also flooded {result.flood} invented indicators with valid signatures: "
-                                  f"they were stored, but {result.flood_trusted} got to_ids (each is tagged "
-                                  "legion:corroboration=\"1-of-4\"). Only indicators published by f + 1 = 2 "
-                                  f"distinct members are trusted: {', '.join(result.trusted) or 'none'}; "
-                                  f"{result.corroborated_later} stored event was updated when member-b confirmed.",
-                         "good" if result.flood_trusted == 0 else "bad")
-
-
-STAGES.append(("A malicious member in the federation: signatures, replay protection, corroboration",
-               malicious_member))
+STAGES.append(("The federation: four members sanitise, sign and publish over TAXII 2.1, then pull, verify and "
+               "corroborate (member-m attacks)", _federation))
 
 
 def _learning(ctx: DemoContext) -> StageResult:
@@ -301,11 +194,13 @@ STAGES.append(("Classify sample messages through the real misp-modules server", 
 
 
 def budget_overview(ctx: DemoContext) -> StageResult:
-    """ε spent against each ledger's budget: the organisation's sanitising releases and each learning member."""
+    """ε spent against each ledger's budget: each federation member's sanitising releases (members/<pseudonym>/
+    privacy-ledger.sqlite) and each learning member."""
     from ..privacy.ledger import Ledger
     from .report import new_figure
 
-    ledgers = {"member-7f3a (sanitise)": ctx.out_dir / DEMO_LEDGER_FILE}
+    ledgers = {f"{p.parent.name} (sanitise)": p
+               for p in sorted((ctx.out_dir / "members").glob("*/privacy-ledger.sqlite"))}
     ledgers.update({f"member-{p.stem.rsplit('-', 1)[-1]} (learning)": p
                     for p in sorted((ctx.out_dir / "learning").glob("ledger-member-*.sqlite"))})
     spent = {}

@@ -60,7 +60,7 @@ def test_bundle_from_two_members_and_a_liar(tmp_path):
 
 
 def test_demo_stage_shows_every_attack_rejected_for_its_reason(tmp_path):
-    assert "malicious_member" in [stage.__name__ for _, stage in STAGES]
+    assert "_federation" in [stage.__name__ for _, stage in STAGES]
     result = run_scenario(tmp_path / "trust-demo")
     codes = {attack: reason.split(":")[1].strip() for attack, reason in result.reasons}
     assert codes == ATTACKS
