@@ -60,7 +60,8 @@ def to_markdown(results: dict) -> str:
     info = results["machine"]
     lines = ["# Benchmark results", "",
              f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory']}, Python {info['python']}; "
-             f"{'quick' if results['quick'] else 'full'} run of {results['date']}.", "",
+             f"{'quick' if results['quick'] else 'full'} run of {results['date']}"
+             + (f" ({', '.join(results['quick_for'])} at quick sizes)" if results.get("quick_for") else "") + ".", "",
              "| benchmark | metric | value | unit | baseline (same run) | ratio | target | met |",
              "|---|---|---|---|---|---|---|---|"]
     for row in results["rows"]:
@@ -80,25 +81,32 @@ def _fmt(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def write(results: dict) -> None:
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (HERE / "results.md").write_text(to_markdown(results), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     parser.add_argument("--only", default=None, help="comma-separated benchmark names (e.g. sanitize,sync)")
+    parser.add_argument("--quick-for", default="", help="comma-separated names to run at quick sizes only")
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
-    results = {"machine": machine(), "quick": args.quick, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-               "rows": [], "errors": {}, "seconds": {}}
+    quick_for = {n for n in args.quick_for.split(",") if n}
+    results = {"machine": machine(), "quick": args.quick, "quick_for": sorted(quick_for),
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [], "errors": {}, "seconds": {}}
     for name in discover(only):
-        print(f"running {name} ...", flush=True)
-        rows, error, seconds = run_one(name, args.quick)
-        results["rows"] += rows
+        quick = args.quick or name.removeprefix("bench_") in quick_for
+        print(f"running {name}{' (quick sizes)' if quick else ''} ...", flush=True)
+        rows, error, seconds = run_one(name, quick)
+        results["rows"] += [{**row, "quick": quick} for row in rows]
         results["seconds"][name] = round(seconds, 1)
         if error:
             results["errors"][name] = error
             print(error, file=sys.stderr)
         print(f"  {name}: {len(rows)} rows in {seconds:.1f} s", flush=True)
-    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (HERE / "results.md").write_text(to_markdown(results), encoding="utf-8")
+        write(results)  # after every benchmark: a later failure or kill loses nothing measured so far
     print(to_markdown(results))
     return 1 if results["errors"] else 0
 
