@@ -175,6 +175,8 @@ class Publisher:
         if not self._buffer:
             return
         batch, self._buffer, self._buffer_bytes = self._buffer, [], ENVELOPE_OVERHEAD
+        # once answered, the state knows what was accepted: forget the keys so memory does not grow with the run
+        self._queued.difference_update(o.key for o in batch)
         self.stats.envelopes += 1
         self.stats.sent += len(batch)
         status = self.sink.add(batch)  # transport errors propagate: nothing unconfirmed is recorded
