@@ -172,7 +172,9 @@ def register_keys(section: str, keys: tuple[Key, ...]) -> None:
 def registered_sections() -> dict[str, tuple[Key, ...]]:
     """All known sections and their keys (for documentation and ``legion config reference``)."""
     _import_section_modules()
-    return dict(_SECTIONS)
+    core = ("organisation", "store", "federation", "ledger")
+    order = [*core, *sorted(name for name in _SECTIONS if name not in core)]  # independent of import order
+    return {name: _SECTIONS[name] for name in order}
 
 
 @dataclass(frozen=True)
