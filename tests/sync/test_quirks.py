@@ -83,7 +83,9 @@ def test_next_expiry_resumes_from_cursor(tmp_path):
         calls = []
 
         def slow(label):  # the first page is processed slower than the token lives
-            return lambda n: (calls.append(n), time.sleep(1.6 if len(calls) == 1 else 0))
+            # medallion's reaper drops a session on its next tick after session_timeout (1 s), ticking every
+            # check_interval (1 s): after 3 s the token is gone whatever the phase of the reaper's timer.
+            return lambda n: (calls.append(n), time.sleep(3.0 if len(calls) == 1 else 0))
         local_b = MemoryEventStore()
         job = make_job(tmp_path, "orgB", api_root, collection, local_b, direction="pull", page_size=4, progress=slow)
         summary = job.pull()
