@@ -27,7 +27,6 @@ thresholds) and one ``legion-dp-count`` object (dimension, key, count) per relea
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 import uuid as uuid_module
@@ -39,7 +38,8 @@ from typing import Any
 from . import gates
 from .mechanisms import NoiseSource, PrivacyCost, SecureNoise, ThresholdHistogramMechanism
 from .policy import Policy
-from .sanitizer import pseudonym_organisation
+from .sanitizer import _epoch_int as _int
+from .sanitizer import _iso, pseudonym_organisation
 from .scrub import ProtectedContent
 
 DIMENSIONS = ("total", "category", "type", "tag", "technique")
@@ -228,14 +228,3 @@ def _all_attributes(event: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _namespace(tag: str) -> str:
     return re.split(r"[:=]", tag, maxsplit=1)[0].strip().lower()
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
-def _iso(epoch: int) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000000+00:00")
