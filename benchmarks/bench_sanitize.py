@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from benchmarks.memory import peak_rss_mib
 
 REPO = Path(__file__).resolve().parents[1]
 ATTRIBUTES_PER_EVENT = 50
@@ -170,8 +171,7 @@ def _stream(count: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         ledger = Ledger(Path(folder) / "ledger.sqlite", budget_epsilon=10.0)
         summary = sanitize_events(GeneratedSource(), DiscardingSink(), make_sanitizer(), ledger=ledger)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"events": summary.events_read, "peak_rss_mib": peak_kib / 1024}))
+    print(json.dumps({"events": summary.events_read, "peak_rss_mib": peak_rss_mib()}))
 
 
 def _row(metric: str, value: float, unit: str, baseline: float | None = None, ratio: float | None = None,

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.memory import peak_rss_mib
 
 ATTRIBUTES = 20
 SIZES = {False: (1000, 5000), True: (100, 400)}
@@ -87,7 +88,7 @@ def _worker(events: int, workdir: Path) -> dict:
         out["pulled_events"] = sum(1 for _ in FeedStore(workdir / "feed-b").query())
     finally:
         server.stop()
-    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mib"] = peak_rss_mib()
     return out
 
 
