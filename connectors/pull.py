@@ -28,6 +28,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from legion_misp.errors import StoreError
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REVOKED_TAG = "legion:revoked"
+CHECKPOINT_EVENTS = 250  # events converted between two writes of the store's index (at least)
+_LOOSE = "\x00loose"  # key of the objects-without-a-container group among the converted groups
 _NOT_LOOSE = frozenset({"identity", "marking-definition", "extension-definition", "language-content"})
 
 
@@ -97,20 +100,36 @@ class Puller:
         self.trust = trust
         self.stats = PullStats()
         self._dry_cursor: str | None = None
+        self._fresh: dict[str, dict[str, Any]] = {}  # objects staged since the last conversion, by id
+        self._done: dict[str, Callable[[], None]] = {}  # converted groups waiting for a checkpoint, by container
+        self._batch: contextlib.ExitStack | None = None  # the store batch open since the last checkpoint
+        self._written = 0       # events written since the last checkpoint
+        self._checkpointed = 0  # events written before it
 
     def pull(self) -> PullStats:
-        for page in self.source.pages(self._cursor, page_size=self.settings.page_size):
-            self.stats.pages += 1
-            self._take_page(page)
-            if not self.dry_run:
-                self._convert(final=False)
-            if self.progress:
-                self.progress(len(page.objects))
-        self.stats.restarts = getattr(self.source, "restarts", 0)
-        if not self.dry_run:
-            self._convert(final=True)
-            self.refresh_corroboration()
+        try:
+            for page in self.source.pages(self._cursor, page_size=self.settings.page_size):
+                self.stats.pages += 1
+                self._take_page(page)
+                if not self.dry_run:
+                    self._convert(final=False)
+                if self.progress:
+                    self.progress(len(page.objects))
+        except BaseException:
+            self._checkpoint(force=True)  # announce and record what was converted before the failure
+            raise
+        finally:
+            self.stats.restarts = getattr(self.source, "restarts", 0)
+        self.finish()
         return self.stats
+
+    def finish(self) -> None:
+        """Convert every group still dirty and the objects without a container; write the last checkpoint; update
+        events whose indicators more members now confirm."""
+        if self.dry_run:
+            return
+        self._convert(final=True)
+        self.refresh_corroboration()
 
     def refresh_corroboration(self) -> None:
         """Update stored events holding indicators whose set of publishers changed during this run."""
@@ -151,14 +170,23 @@ class Puller:
             self._dry_cursor = _later(self._dry_cursor or self.state.cursor(self.key), page.date_added_last)
             return
         with self.state.transaction():
-            for item in page.objects:
-                self.stats.pulled += 1
-                self._take_object(item)
+            self.take(page.objects)
             cursor = _later(self.state.cursor(self.key), page.date_added_last)
             if cursor:
                 self.state.set_cursor(self.key, cursor)
 
-    def _take_object(self, item: Any) -> None:
+    def take(self, items: list[Any]) -> None:
+        """Check, deduplicate, verify and stage ``items`` (in the caller's transaction, or one of its own)."""
+        view = _StateView(self.state, self.key, items)
+        with self.state.transaction():
+            for item in items:
+                self.stats.pulled += 1
+                self._take_object(item, view)
+            view.write()
+        for container in view.dirty:
+            self._done.pop(container, None)  # changed after its conversion: convert it again
+
+    def _take_object(self, item: Any, view: _StateView) -> None:
         try:
             body, version = check_object(item, max_bytes=self.settings.max_object_bytes,
                                          max_nesting=self.settings.max_nesting)
@@ -167,7 +195,7 @@ class Puller:
             return
         stix_id, stix_type = item["id"], item["type"]
         content = digest(body)
-        known = self.state.seen_digest(self.key, stix_id, version)
+        known = view.seen.get((stix_id, version))
         if known is not None and known == content:
             self.stats.duplicates += 1
             return
@@ -180,24 +208,18 @@ class Puller:
             self._quarantine("conflicting content: the same (id, version) was received before with different "
                              "content; the first copy is kept", item, version=version, body=body)
             return
-        self.state.record_seen(self.key, stix_id, version, content)
-        staged = self.state.staged_version(self.key, stix_id)
+        view.record_seen(stix_id, version, content)
+        staged = view.staged.get(stix_id)
         if staged is not None and not _newer(version, staged):
             self.stats.duplicates += 1  # an older version than the one staged
             return
-        self.state.stage(self.key, stix_id, version, stix_type, body, bool(item.get("revoked")))
+        view.stage(stix_id, version, stix_type, body, bool(item.get("revoked")))
+        self._fresh[stix_id] = item
         self.stats.new += 1
         if stix_type in CONTAINER_TYPES:
-            refs = references(item)
-            self.state.set_refs(self.key, stix_id, refs)
-            self.state.clear_loose(self.key, refs)
-            self.state.mark_dirty(self.key, stix_id)
-            return
-        containers = self.state.containers_referencing(self.key, stix_id)
-        for container in containers:
-            self.state.mark_dirty(self.key, container)
-        if not containers and stix_type not in _NOT_LOOSE:
-            self.state.add_loose(self.key, stix_id)
+            view.stage_container(stix_id, references(item))
+        else:
+            view.stage_member(stix_id, loose=stix_type not in _NOT_LOOSE)
 
     def _verify(self, item: Any, *, record: bool) -> Verdict:
         """The trust verdict on an object (recorded as accepted when ``record``); rejections counted by code."""
@@ -220,14 +242,18 @@ class Puller:
         log.info("%s: quarantined %s: %s", self.key, stix_id or "an item", reason)
 
     # ---- conversion -------------------------------------------------------------------------------------------
+    # Groups are converted after every page, but the store's index (a feed directory's manifest.json and hashes.csv,
+    # rewritten whole) is written at checkpoints only: every ``CHECKPOINT_EVENTS`` events, growing with the number
+    # stored so far so the rewrites stay linear overall. A group is recorded as converted in the state only after the
+    # checkpoint that announced its event; a group whose objects change before that is converted again.
 
     def _convert(self, *, final: bool) -> None:
-        """Convert the groups that are ready. Store writes are batched (a feed directory rewrites its manifest
-        once); the state records a group as converted only after the batch is written."""
-        batch = getattr(self.store, "batch", None)
-        self._done: list[Callable[[], None]] = []
-        with batch() if callable(batch) else contextlib.nullcontext():
+        """Convert the groups that are ready (at ``final``, every dirty group and the objects without a container),
+        then write a checkpoint when enough events are waiting for one (always at ``final``)."""
+        try:
             for container in self.state.dirty_containers(self.key):
+                if container in self._done:
+                    continue  # converted, waiting for the next checkpoint
                 group, missing = self._closure(container)
                 if missing and not final:
                     continue
@@ -239,21 +265,50 @@ class Puller:
                 loose = self.state.take_loose(self.key)
                 if loose:
                     self._convert_loose(loose)
+        finally:
+            self._fresh.clear()
+            self._checkpoint(force=final)
+
+    def _checkpoint(self, *, force: bool) -> None:
+        """Close the store batch (writing its index), then record the converted groups in the state."""
+        if not force and self._written < max(CHECKPOINT_EVENTS, self._checkpointed // 8):
+            return
+        if self._batch is not None:
+            batch, self._batch = self._batch, None
+            try:
+                batch.close()
+            except BaseException:  # the index may not announce them: these groups stay dirty, converted next run
+                self._done.clear()
+                self._written = 0
+                raise
         with self.state.transaction():
-            for done in self._done:
+            for done in self._done.values():
                 done()
-        self._done = []
+        self._checkpointed += self._written
+        self._done.clear()
+        self._written = 0
+
+    def _write(self, event: dict[str, Any]) -> UpsertResult:
+        """Upsert into the store inside its batch (opened on the first write after a checkpoint)."""
+        if self._batch is None:
+            self._batch = contextlib.ExitStack()
+            batch = getattr(self.store, "batch", None)
+            if callable(batch):
+                self._batch.enter_context(batch())
+        self._written += 1
+        return self.store.upsert(event)
 
     def _closure(self, container: str) -> tuple[list[dict[str, Any]], set[str]]:
         """The container and everything it references transitively (revoked members left out), and the ids that
-        are referenced but not staged."""
+        are referenced but not staged. Objects staged since the last conversion are taken from memory."""
         found: dict[str, dict[str, Any]] = {}
         missing: set[str] = set()
         todo = [container]
         while todo:
             batch = [i for i in dict.fromkeys(todo) if i not in found and i not in missing]
             todo = []
-            staged = self.state.staged_objects(self.key, batch)
+            staged = {i: self._fresh[i] for i in batch if i in self._fresh}
+            staged.update(self.state.staged_objects(self.key, [i for i in batch if i not in staged]))
             for stix_id in batch:
                 obj = staged.get(stix_id)
                 if obj is None:
@@ -268,12 +323,12 @@ class Puller:
         head = next((o for o in group if o.get("id") == container), None)
         event_uuid = container_event_uuid(container)
         version = str(head.get("modified") or "") if head else None
+        converted = partial(self.state.mark_converted, self.key, container, event_uuid, version)
         if head is not None and head.get("revoked"):
             self._revoke(event_uuid)
-            self._done.append(lambda: self.state.mark_converted(self.key, container, event_uuid, version))
+            self._done[container] = converted
             return
-        self._convert_and_store(group, event_uuid, lambda: self.state.mark_converted(
-            self.key, container, event_uuid, version), label=container)
+        self._convert_and_store(group, event_uuid, container, converted, label=container)
 
     def _convert_loose(self, ids: list[str]) -> None:
         found: dict[str, dict[str, Any]] = {}
@@ -286,11 +341,11 @@ class Puller:
                 todo.extend(r for r in references(obj) if r not in found)
         group = [o for o in found.values() if not o.get("revoked")]
         event_uuid = loose_event_uuid(self.key, ids)
-        self._convert_and_store(group, event_uuid, lambda: self.state.clear_loose(self.key, ids),
+        self._convert_and_store(group, event_uuid, _LOOSE, partial(self.state.clear_loose, self.key, ids),
                                 label=f"{len(ids)} objects without a container")
 
-    def _convert_and_store(self, group: list[dict[str, Any]], event_uuid: str, done: Callable[[], None], *,
-                           label: str) -> None:
+    def _convert_and_store(self, group: list[dict[str, Any]], event_uuid: str, key: str, done: Callable[[], None],
+                           *, label: str) -> None:
         try:
             converted = stix_to_misp(group, event_uuid=event_uuid, peer=self.peer)
         except ConversionError as exc:
@@ -298,7 +353,7 @@ class Puller:
                 self.state.quarantine(self.key, f"conversion failed: {exc}", stix_id=label[:300],
                                       payload=json.dumps(group)[:70000])
                 self.stats.quarantined += 1
-            self._done.append(done)
+            self._done[key] = done
             return
         by_id = {o.get("id"): o for o in group}
         with self.state.transaction():
@@ -311,20 +366,20 @@ class Puller:
                 self.state.quarantine(self.key, "nothing left to convert after refusing invalid objects",
                                       stix_id=label[:300])
                 self.stats.quarantined += 1
-                self._done.append(done)
+                self._done[key] = done
                 return
             event = converted.event
             if self.trust is not None:
                 event = self.trust.annotate(event, [o for o in group if o.get("id") not in converted.invalid])
             try:
-                result = self.store.upsert(event)
+                result = self._write(event)
             except StoreError as exc:  # the group stays dirty and is tried again next run
                 self.stats.store_failures += 1
                 self.stats.failures.append(f"event {event_uuid}: {exc}")
                 log.warning("%s: could not store event %s: %s", self.key, event_uuid, exc)
                 return
             self._count(result)
-            self._done.append(done)
+            self._done[key] = done
 
     def _count(self, result: UpsertResult) -> None:
         if result is UpsertResult.CREATED:
@@ -378,3 +433,48 @@ def _later(current: str | None, candidate: str | None) -> str | None:
     if not current:
         return candidate
     return candidate if moment > parse_timestamp(current) else current
+
+
+class _StateView:
+    """What the state knows about the ids of one page, read in a few queries and kept current while the page is
+    staged; the writes are buffered and applied by :meth:`write` (in the caller's transaction)."""
+
+    def __init__(self, state: SyncState, key: str, items: list[Any]):
+        self.state, self.key = state, key
+        ids = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)]
+        self.seen = state.seen_digests(key, ids)
+        self.staged = state.staged_versions(key, ids)
+        self.referenced_by = state.containers_referencing_many(key, ids)
+        self.dirty: set[str] = set()
+        self._seen_rows: list[tuple[str, str, str]] = []
+        self._staged_rows: list[tuple[str, str, str, str, bool]] = []
+        self._loose: set[str] = set()
+
+    def record_seen(self, stix_id: str, version: str, content: str) -> None:
+        self.seen[(stix_id, version)] = content
+        self._seen_rows.append((stix_id, version, content))
+
+    def stage(self, stix_id: str, version: str, stix_type: str, body: str, revoked: bool) -> None:
+        self.staged[stix_id] = version
+        self._staged_rows.append((stix_id, version, stix_type, body, revoked))
+
+    def stage_container(self, container: str, refs: set[str]) -> None:
+        self.state.set_refs(self.key, container, refs)
+        self.state.clear_loose(self.key, refs)
+        self._loose -= refs
+        for ref in refs:
+            self.referenced_by.setdefault(ref, set()).add(container)
+        self.dirty.add(container)
+
+    def stage_member(self, stix_id: str, *, loose: bool) -> None:
+        containers = self.referenced_by.get(stix_id)
+        if containers:
+            self.dirty |= containers
+        elif loose:
+            self._loose.add(stix_id)
+
+    def write(self) -> None:
+        self.state.record_seen_many(self.key, self._seen_rows)
+        self.state.stage_many(self.key, self._staged_rows)
+        self.state.mark_dirty_many(self.key, sorted(self.dirty))
+        self.state.add_loose_many(self.key, sorted(self._loose))

@@ -52,13 +52,12 @@ def retry_quarantine(state: SyncState, store: EventStore, settings: SyncSettings
             if isinstance(payload, list) and entry.stix_id and state.staged_version(entry.collection, entry.stix_id):
                 state.mark_dirty(entry.collection, entry.stix_id)  # a group that failed conversion
             elif isinstance(payload, dict):
-                puller._take_object(payload)
+                puller.take([payload])
             else:
                 state.quarantine(entry.collection, entry.reason, stix_id=entry.stix_id, version=entry.version,
                                  payload=entry.payload)
     for puller in by_collection.values():
-        puller._convert(final=True)
-        puller.refresh_corroboration()
+        puller.finish()
     retried_ids = {e.stix_id for e in entries if e.stix_id}
     open_after = [e for e in state.quarantined()
                   if e.id in {x.id for x in entries} or (e.stix_id in retried_ids and e.at >= started)]

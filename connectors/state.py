@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 PAYLOAD_CAP = 64 * 1024  # bytes of a quarantined payload kept for inspection
+_IN_CHUNK = 500  # values per "IN (...)" query (SQLite allows 32,766 bound parameters; older builds 999)
 
 
 @dataclass(frozen=True)
@@ -157,49 +158,81 @@ class SyncState:
                         (collection, event_uuid, timestamp, objects, time.time()))
 
     # ---- pull: dedup index and staging area -----------------------------------------------------------------
+    # The plural methods take or return many rows at once: a pulled page is looked up in a few queries and written
+    # with ``executemany`` (one query per object made SQLite the largest part of the pull path's own time).
 
     def seen_digest(self, collection: str, stix_id: str, version: str) -> str | None:
         row = self.db.execute("SELECT digest FROM seen WHERE collection = ? AND stix_id = ? AND version = ?",
                               (collection, stix_id, version)).fetchone()
         return row[0] if row else None
 
+    def seen_digests(self, collection: str, ids: Iterable[str]) -> dict[tuple[str, str], str]:
+        """(id, version) → content digest for every version seen of these ids."""
+        return {(r[0], r[1]): r[2] for r in self._select_in(
+            "SELECT stix_id, version, digest FROM seen WHERE collection = ? AND stix_id IN ({})", collection, ids)}
+
     def record_seen(self, collection: str, stix_id: str, version: str, digest: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)", (collection, stix_id, version, digest))
+        self.record_seen_many(collection, [(stix_id, version, digest)])
+
+    def record_seen_many(self, collection: str, rows: Iterable[tuple[str, str, str]]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)",
+                            [(collection, *row) for row in rows])
 
     def staged_version(self, collection: str, stix_id: str) -> str | None:
-        row = self.db.execute("SELECT version FROM staged WHERE collection = ? AND stix_id = ?",
-                              (collection, stix_id)).fetchone()
-        return row[0] if row else None
+        return self.staged_versions(collection, [stix_id]).get(stix_id)
+
+    def staged_versions(self, collection: str, ids: Iterable[str]) -> dict[str, str]:
+        return {r[0]: r[1] for r in self._select_in(
+            "SELECT stix_id, version FROM staged WHERE collection = ? AND stix_id IN ({})", collection, ids)}
 
     def stage(self, collection: str, stix_id: str, version: str, stix_type: str, body: str, revoked: bool) -> None:
-        self.db.execute("INSERT INTO staged VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(collection, stix_id) DO UPDATE SET "
-                        "version = excluded.version, type = excluded.type, body = excluded.body, "
-                        "revoked = excluded.revoked", (collection, stix_id, version, stix_type, body, int(revoked)))
+        self.stage_many(collection, [(stix_id, version, stix_type, body, revoked)])
+
+    def stage_many(self, collection: str, rows: Iterable[tuple[str, str, str, str, bool]]) -> None:
+        """Stage (id, version, type, body, revoked) rows; a later row for the same id replaces an earlier one."""
+        self.db.executemany("INSERT INTO staged VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(collection, stix_id) DO UPDATE "
+                            "SET version = excluded.version, type = excluded.type, body = excluded.body, "
+                            "revoked = excluded.revoked",
+                            [(collection, i, v, t, b, int(r)) for i, v, t, b, r in rows])
 
     def staged_objects(self, collection: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for stix_id in ids:
-            row = self.db.execute("SELECT body FROM staged WHERE collection = ? AND stix_id = ?",
-                                  (collection, stix_id)).fetchone()
-            if row:
-                out[stix_id] = json.loads(row[0])
-        return out
+        return {r[0]: json.loads(r[1]) for r in self._select_in(
+            "SELECT stix_id, body FROM staged WHERE collection = ? AND stix_id IN ({})", collection, ids)}
+
+    def _select_in(self, query: str, collection: str, values: Iterable[str]) -> Iterator[sqlite3.Row]:
+        """Run ``query`` (one ``IN ({})`` placeholder) over ``values`` in chunks that stay under SQLite's limit on
+        bound parameters."""
+        unique = list(dict.fromkeys(values))
+        for start in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[start:start + _IN_CHUNK]
+            yield from self.db.execute(query.format(",".join("?" * len(chunk))), (collection, *chunk))
 
     def set_refs(self, collection: str, container: str, refs: Iterable[str]) -> None:
         self.db.execute("DELETE FROM refs WHERE collection = ? AND container = ?", (collection, container))
         self.db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?, ?)", [(collection, container, r) for r in refs])
 
     def containers_referencing(self, collection: str, stix_id: str) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT container FROM refs WHERE collection = ? AND ref = ?",
-                                              (collection, stix_id))]
+        return sorted(self.containers_referencing_many(collection, [stix_id]).get(stix_id, ()))
+
+    def containers_referencing_many(self, collection: str, ids: Iterable[str]) -> dict[str, set[str]]:
+        """id → the containers whose refs name it."""
+        found: dict[str, set[str]] = {}
+        for ref, container in self._select_in("SELECT ref, container FROM refs WHERE collection = ? AND ref IN ({})",
+                                              collection, ids):
+            found.setdefault(ref, set()).add(container)
+        return found
 
     def is_referenced(self, collection: str, stix_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM refs WHERE collection = ? AND ref = ? LIMIT 1",
                                (collection, stix_id)).fetchone() is not None
 
     def mark_dirty(self, collection: str, container: str) -> None:
-        self.db.execute("INSERT INTO containers (collection, container, dirty) VALUES (?, ?, 1) "
-                        "ON CONFLICT(collection, container) DO UPDATE SET dirty = 1", (collection, container))
+        self.mark_dirty_many(collection, [container])
+
+    def mark_dirty_many(self, collection: str, containers: Iterable[str]) -> None:
+        self.db.executemany("INSERT INTO containers (collection, container, dirty) VALUES (?, ?, 1) "
+                            "ON CONFLICT(collection, container) DO UPDATE SET dirty = 1",
+                            [(collection, c) for c in containers])
 
     def dirty_containers(self, collection: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT container FROM containers WHERE collection = ? AND dirty = 1 "
@@ -210,7 +243,10 @@ class SyncState:
                         "WHERE collection = ? AND container = ?", (event_uuid, version, collection, container))
 
     def add_loose(self, collection: str, stix_id: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO loose VALUES (?, ?)", (collection, stix_id))
+        self.add_loose_many(collection, [stix_id])
+
+    def add_loose_many(self, collection: str, ids: Iterable[str]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO loose VALUES (?, ?)", [(collection, i) for i in ids])
 
     def take_loose(self, collection: str) -> list[str]:
         ids = [r[0] for r in self.db.execute("SELECT stix_id FROM loose WHERE collection = ? ORDER BY stix_id",
