@@ -149,3 +149,67 @@ def test_pull_into_memory_never_duplicates(tmp_path):
     _pull(tmp_path, collection, store, page_size=4)
     _pull(tmp_path / "fresh-state", collection, store, page_size=4)  # state lost: re-converted, upserted by uuid
     assert len(store) == 3
+
+
+def _dirty(tmp_path, name="b"):
+    with SyncState(settings_for(tmp_path, name).state_path) as state:
+        return state.dirty_containers("k")
+
+
+def test_groups_are_recorded_converted_only_after_the_index_announces_them(tmp_path, monkeypatch):
+    import connectors.pull as pull_module
+
+    monkeypatch.setattr(pull_module, "CHECKPOINT_EVENTS", 2)
+    collection = MemoryStixCollection()
+    events = [make_event(i, 3) for i in range(7)]
+    _publish(tmp_path, events, collection)
+    store = FeedStore(tmp_path / "feed")
+    flushes, unannounced = [], []
+    real_flush, real_mark = FeedStore._flush_index, SyncState.mark_converted
+
+    def flush(self):
+        real_flush(self)
+        flushes.append(set(json.loads((self.path / "manifest.json").read_text())))
+
+    def mark(self, collection_key, container, event_uuid, version):
+        if not flushes or event_uuid not in flushes[-1]:
+            unannounced.append(event_uuid)
+        real_mark(self, collection_key, container, event_uuid, version)
+
+    monkeypatch.setattr(FeedStore, "_flush_index", flush)
+    monkeypatch.setattr(SyncState, "mark_converted", mark)
+    stats = _pull(tmp_path, collection, store, page_size=5)
+    assert stats.events_new == 7 and unannounced == []
+    assert 1 < len(flushes) < stats.pages  # checkpoints, not one index rewrite per page
+    assert flushes[-1] == {e["uuid"] for e in events} and _dirty(tmp_path) == []
+
+
+def test_a_group_changed_before_the_checkpoint_is_converted_again(tmp_path):
+    collection = MemoryStixCollection()
+    event = make_event(1, 4)
+    _publish(tmp_path, [event, make_event(2, 4), make_event(3, 4)], collection)
+    _publish(tmp_path, [dict(event, timestamp="1790009999", info="renamed")], collection)  # a new report version
+    store = FeedStore(tmp_path / "feed")
+    stats = _pull(tmp_path, collection, store, page_size=3)  # v2 arrives pages after v1 was converted
+    assert stats.events_new == 3 and stats.events_updated == 1  # converted once, then again before the checkpoint
+    assert store.get(event["uuid"])["info"] == "renamed" and _dirty(tmp_path) == []
+
+
+def test_an_index_write_failure_leaves_the_groups_to_convert_again(tmp_path, monkeypatch):
+    collection = MemoryStixCollection()
+    events = [make_event(i, 3) for i in range(3)]
+    _publish(tmp_path, events, collection)
+    store = FeedStore(tmp_path / "feed")
+    real_flush = FeedStore._flush_index
+
+    def failing(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(FeedStore, "_flush_index", failing)
+    with pytest.raises(OSError, match="No space"):
+        _pull(tmp_path, collection, store, page_size=50)
+    assert len(_dirty(tmp_path)) == 3  # nothing recorded as converted: the index never announced them
+    monkeypatch.setattr(FeedStore, "_flush_index", real_flush)
+    again = _pull(tmp_path, collection, store, page_size=50)
+    assert _dirty(tmp_path) == [] and {e["uuid"] for e in store.query()} == {e["uuid"] for e in events}
+    assert again.events_new + again.events_unchanged == 3
