@@ -208,12 +208,12 @@ class Puller:
             self._quarantine("conflicting content: the same (id, version) was received before with different "
                              "content; the first copy is kept", item, version=version, body=body)
             return
-        view.record_seen(stix_id, version, content)
-        staged = view.staged.get(stix_id)
+        staged = view.staged_version(stix_id)
         if staged is not None and not _newer(version, staged):
+            view.record_older(stix_id, version, content)
             self.stats.duplicates += 1  # an older version than the one staged
             return
-        view.stage(stix_id, version, stix_type, body, bool(item.get("revoked")))
+        view.stage(stix_id, version, stix_type, body, bool(item.get("revoked")), content)
         self._fresh[stix_id] = item
         self.stats.new += 1
         if stix_type in CONTAINER_TYPES:
@@ -442,21 +442,31 @@ class _StateView:
     def __init__(self, state: SyncState, key: str, items: list[Any]):
         self.state, self.key = state, key
         ids = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)]
-        self.seen = state.seen_digests(key, ids)
-        self.staged = state.staged_versions(key, ids)
+        self.heads = state.staged_heads(key, ids)  # id → (version, digest) staged
+        self.seen = state.other_versions(key, ids)
+        self.seen.update(((i, v), d) for i, (v, d) in self.heads.items())
         self.referenced_by = state.containers_referencing_many(key, ids)
         self.dirty: set[str] = set()
         self._seen_rows: list[tuple[str, str, str]] = []
-        self._staged_rows: list[tuple[str, str, str, str, bool]] = []
+        self._staged_rows: list[tuple[str, str, str, str, bool, str]] = []
         self._loose: set[str] = set()
 
-    def record_seen(self, stix_id: str, version: str, content: str) -> None:
+    def staged_version(self, stix_id: str) -> str | None:
+        head = self.heads.get(stix_id)
+        return head[0] if head else None
+
+    def record_older(self, stix_id: str, version: str, content: str) -> None:
+        """A version older than the staged one: only its digest is kept (for dedup)."""
         self.seen[(stix_id, version)] = content
         self._seen_rows.append((stix_id, version, content))
 
-    def stage(self, stix_id: str, version: str, stix_type: str, body: str, revoked: bool) -> None:
-        self.staged[stix_id] = version
-        self._staged_rows.append((stix_id, version, stix_type, body, revoked))
+    def stage(self, stix_id: str, version: str, stix_type: str, body: str, revoked: bool, content: str) -> None:
+        replaced = self.heads.get(stix_id)
+        if replaced is not None:
+            self._seen_rows.append((stix_id, *replaced))
+        self.heads[stix_id] = (version, content)
+        self.seen[(stix_id, version)] = content
+        self._staged_rows.append((stix_id, version, stix_type, body, revoked, content))
 
     def stage_container(self, container: str, refs: set[str]) -> None:
         self.state.set_refs(self.key, container, refs)

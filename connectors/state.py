@@ -9,6 +9,7 @@ uses WAL journaling, so ``legion sync status`` can read while a run writes.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import sqlite3
 import time
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: staged rows carry their digest and a rowid; `seen` keeps only superseded versions
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,8 +34,9 @@ CREATE TABLE IF NOT EXISTS seen (
     collection TEXT NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL, digest TEXT NOT NULL,
     PRIMARY KEY (collection, stix_id, version)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS staged (
-    collection TEXT NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL, type TEXT NOT NULL,
-    body TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (collection, stix_id)) WITHOUT ROWID;
+    row INTEGER PRIMARY KEY, collection TEXT NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL,
+    type TEXT NOT NULL, body TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, digest TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS staged_by_id ON staged (collection, stix_id);
 CREATE TABLE IF NOT EXISTS refs (
     collection TEXT NOT NULL, container TEXT NOT NULL, ref TEXT NOT NULL,
     PRIMARY KEY (collection, container, ref)) WITHOUT ROWID;
@@ -56,6 +58,7 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 PAYLOAD_CAP = 64 * 1024  # bytes of a quarantined payload kept for inspection
+_WAL_PAGES = 10_000  # WAL pages before an automatic checkpoint (~40 MB on disk): fewer, larger checkpoints
 _IN_CHUNK = 500  # values per "IN (...)" query (SQLite allows 32,766 bound parameters; older builds 999)
 
 
@@ -83,9 +86,33 @@ class SyncState:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(f"PRAGMA wal_autocheckpoint={_WAL_PAGES}")
+        self._depth = 0
+        self._migrate()
         self.db.executescript(_SCHEMA)
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        self._depth = 0
+
+    def _migrate(self) -> None:
+        """Bring a state file written by an older version up to :data:`SCHEMA_VERSION` (in one transaction)."""
+        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or int(row[0]) >= SCHEMA_VERSION:
+            return
+        if int(row[0]) != 1:
+            raise sqlite3.DatabaseError(f"{self.path}: unknown sync state schema version {row[0]}")
+        self.db.create_function("sha256_hex", 1, lambda text: hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                                deterministic=True)
+        with self.transaction():
+            self.db.execute("ALTER TABLE staged RENAME TO staged_v1")
+            self.db.execute("CREATE TABLE staged (row INTEGER PRIMARY KEY, collection TEXT NOT NULL, "
+                            "stix_id TEXT NOT NULL, version TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, "
+                            "revoked INTEGER NOT NULL DEFAULT 0, digest TEXT NOT NULL)")
+            self.db.execute("CREATE UNIQUE INDEX staged_by_id ON staged (collection, stix_id)")
+            self.db.execute("INSERT INTO staged (collection, stix_id, version, type, body, revoked, digest) "
+                            "SELECT collection, stix_id, version, type, body, revoked, sha256_hex(body) "
+                            "FROM staged_v1")
+            self.db.execute("DROP TABLE staged_v1")
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.db.close()
@@ -158,42 +185,48 @@ class SyncState:
                         (collection, event_uuid, timestamp, objects, time.time()))
 
     # ---- pull: dedup index and staging area -----------------------------------------------------------------
+    # An object's latest version lives in ``staged`` with its content digest; ``seen`` holds the digests of the
+    # other versions received (superseded or older ones), so the dedup index costs no extra row per new object.
     # The plural methods take or return many rows at once: a pulled page is looked up in a few queries and written
     # with ``executemany`` (one query per object made SQLite the largest part of the pull path's own time).
 
     def seen_digest(self, collection: str, stix_id: str, version: str) -> str | None:
-        row = self.db.execute("SELECT digest FROM seen WHERE collection = ? AND stix_id = ? AND version = ?",
-                              (collection, stix_id, version)).fetchone()
-        return row[0] if row else None
+        return self.seen_digests(collection, [stix_id]).get((stix_id, version))
 
     def seen_digests(self, collection: str, ids: Iterable[str]) -> dict[tuple[str, str], str]:
-        """(id, version) → content digest for every version seen of these ids."""
+        """(id, version) → content digest for every version received of these ids."""
+        ids = list(ids)
+        found = self.other_versions(collection, ids)
+        found.update(((i, v), d) for i, (v, d) in self.staged_heads(collection, ids).items())
+        return found
+
+    def other_versions(self, collection: str, ids: Iterable[str]) -> dict[tuple[str, str], str]:
+        """(id, version) → digest of the versions received that are not the staged one."""
         return {(r[0], r[1]): r[2] for r in self._select_in(
             "SELECT stix_id, version, digest FROM seen WHERE collection = ? AND stix_id IN ({})", collection, ids)}
 
-    def record_seen(self, collection: str, stix_id: str, version: str, digest: str) -> None:
-        self.record_seen_many(collection, [(stix_id, version, digest)])
-
     def record_seen_many(self, collection: str, rows: Iterable[tuple[str, str, str]]) -> None:
+        """Record (id, version, digest) of versions that are not (or no longer) the staged one."""
         self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)",
                             [(collection, *row) for row in rows])
 
     def staged_version(self, collection: str, stix_id: str) -> str | None:
-        return self.staged_versions(collection, [stix_id]).get(stix_id)
+        head = self.staged_heads(collection, [stix_id]).get(stix_id)
+        return head[0] if head else None
 
-    def staged_versions(self, collection: str, ids: Iterable[str]) -> dict[str, str]:
-        return {r[0]: r[1] for r in self._select_in(
-            "SELECT stix_id, version FROM staged WHERE collection = ? AND stix_id IN ({})", collection, ids)}
+    def staged_heads(self, collection: str, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """id → (version, digest) of the staged version."""
+        return {r[0]: (r[1], r[2]) for r in self._select_in(
+            "SELECT stix_id, version, digest FROM staged WHERE collection = ? AND stix_id IN ({})", collection, ids)}
 
-    def stage(self, collection: str, stix_id: str, version: str, stix_type: str, body: str, revoked: bool) -> None:
-        self.stage_many(collection, [(stix_id, version, stix_type, body, revoked)])
-
-    def stage_many(self, collection: str, rows: Iterable[tuple[str, str, str, str, bool]]) -> None:
-        """Stage (id, version, type, body, revoked) rows; a later row for the same id replaces an earlier one."""
-        self.db.executemany("INSERT INTO staged VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(collection, stix_id) DO UPDATE "
+    def stage_many(self, collection: str, rows: Iterable[tuple[str, str, str, str, bool, str]]) -> None:
+        """Stage (id, version, type, body, revoked, digest) rows; a later row for an id replaces an earlier one.
+        The caller records the replaced version in ``seen`` (:meth:`record_seen_many`)."""
+        self.db.executemany("INSERT INTO staged (collection, stix_id, version, type, body, revoked, digest) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(collection, stix_id) DO UPDATE "
                             "SET version = excluded.version, type = excluded.type, body = excluded.body, "
-                            "revoked = excluded.revoked",
-                            [(collection, i, v, t, b, int(r)) for i, v, t, b, r in rows])
+                            "revoked = excluded.revoked, digest = excluded.digest",
+                            [(collection, i, v, t, b, int(r), d) for i, v, t, b, r, d in rows])
 
     def staged_objects(self, collection: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         return {r[0]: json.loads(r[1]) for r in self._select_in(

@@ -23,7 +23,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 HASHES = "hashes.csv"
+_MD5_HEX = re.compile(r"[0-9a-fA-F]{32}")
 LOCK = ".legion-feed.lock"
 _EVENT_FILE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\.json$")
 MANIFEST_KEYS = ("Orgc", "Tag", "info", "date", "analysis", "threat_level_id", "timestamp")
@@ -68,6 +69,14 @@ def value_hashes(event: dict[str, Any]) -> list[str]:
     return hashes
 
 
+def _hash_lines(hashes: dict[str, bytes]) -> Iterator[bytes]:
+    """``hashes.csv`` lines (``md5,event_uuid``), one event at a time, in uuid order."""
+    for event_uuid in sorted(hashes):
+        packed = hashes[event_uuid]
+        suffix = f",{event_uuid}\n"
+        yield "".join(packed[i:i + 16].hex() + suffix for i in range(0, len(packed), 16)).encode("ascii")
+
+
 def _as_int(value: Any) -> int | Any:
     try:
         return int(value)
@@ -75,12 +84,16 @@ def _as_int(value: Any) -> int | Any:
         return value
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, and rename."""
+def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write ``data`` (bytes, or chunks of bytes written as they come) to ``path`` via a temporary file in the same
+    folder, fsync, and rename."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if isinstance(data, bytes):
+                handle.write(data)
+            else:
+                handle.writelines(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
@@ -108,7 +121,7 @@ class FeedStore(EventStore):
         self._batch_depth = 0
         self._lock_handle: Any = None
         self._manifest: dict[str, dict[str, Any]] | None = None
-        self._hashes: dict[str, list[str]] | None = None
+        self._hashes: dict[str, bytes] | None = None  # event uuid → its value md5s, 16 raw bytes each
 
     def __repr__(self) -> str:
         return f"FeedStore({str(self.path)!r})"
@@ -240,7 +253,7 @@ class FeedStore(EventStore):
 
     def _index_event(self, event: dict[str, Any]) -> None:
         self._index()[0][event["uuid"]] = manifest_entry(event)
-        self._index()[1][event["uuid"]] = value_hashes(event)
+        self._index()[1][event["uuid"]] = b"".join(bytes.fromhex(h) for h in value_hashes(event))
 
     def delete(self, event_uuid: str) -> bool:
         """Remove an event (manifest entry first, then its file). Returns False if it was not there."""
@@ -271,30 +284,30 @@ class FeedStore(EventStore):
                 raise StoreError(f"no attribute {attribute_uuid} in this event", location=str(self.path),
                                  event_uuid=event["uuid"]) from exc
 
-    def _index(self) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    def _index(self) -> tuple[dict[str, dict[str, Any]], dict[str, bytes]]:
         if self._manifest is None or self._hashes is None:
             self._manifest = self.manifest()
             self._hashes = self._read_hashes()
         return self._manifest, self._hashes
 
-    def _read_hashes(self) -> dict[str, list[str]]:
-        hashes: dict[str, list[str]] = {}
+    def _read_hashes(self) -> dict[str, bytes]:
+        """``hashes.csv`` as event uuid → packed md5s (compact: the index of a large feed stays small in memory)."""
+        packed: dict[str, bytearray] = {}
         path = self.path / HASHES
         if path.exists():
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-                digest, _, event_uuid = line.strip().partition(",")
-                if digest and event_uuid:
-                    hashes.setdefault(event_uuid, []).append(digest)
-        return hashes
+            with path.open(encoding="utf-8", errors="replace") as lines:
+                for line in lines:
+                    digest, _, event_uuid = line.strip().partition(",")
+                    if event_uuid and _MD5_HEX.fullmatch(digest):
+                        packed.setdefault(event_uuid, bytearray()).extend(bytes.fromhex(digest))
+        return {event_uuid: bytes(digests) for event_uuid, digests in packed.items()}
 
     def _flush_index(self) -> None:
         if self._manifest is None or self._hashes is None:
             return
         manifest_bytes = json.dumps(self._manifest, ensure_ascii=False, sort_keys=True).encode("utf-8")
         atomic_write_bytes(self.path / MANIFEST, manifest_bytes)
-        lines = (f"{digest},{event_uuid}\n" for event_uuid in sorted(self._hashes)
-                 for digest in self._hashes[event_uuid])
-        atomic_write_bytes(self.path / HASHES, "".join(lines).encode("utf-8"))
+        atomic_write_bytes(self.path / HASHES, _hash_lines(self._hashes))
 
     def _acquire(self) -> None:
         if self._lock_handle is None:

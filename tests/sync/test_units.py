@@ -213,3 +213,33 @@ def test_an_index_write_failure_leaves_the_groups_to_convert_again(tmp_path, mon
     again = _pull(tmp_path, collection, store, page_size=50)
     assert _dirty(tmp_path) == [] and {e["uuid"] for e in store.query()} == {e["uuid"] for e in events}
     assert again.events_new + again.events_unchanged == 3
+
+
+def test_a_version_1_state_file_is_migrated_with_its_staged_objects(tmp_path):
+    import hashlib
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    body = json.dumps({"type": "indicator", "id": "indicator--0b9f2f61-5a0c-4b8e-9f1f-0c2b8d9e7a11"})
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '1');
+        CREATE TABLE seen (collection TEXT NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL,
+            digest TEXT NOT NULL, PRIMARY KEY (collection, stix_id, version)) WITHOUT ROWID;
+        CREATE TABLE staged (collection TEXT NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL,
+            type TEXT NOT NULL, body TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (collection, stix_id)) WITHOUT ROWID;""")
+    old.execute("INSERT INTO staged VALUES ('k', 'indicator--0b9f2f61-5a0c-4b8e-9f1f-0c2b8d9e7a11', 'v2', "
+                "'indicator', ?, 0)", (body,))
+    old.execute("INSERT INTO seen VALUES ('k', 'indicator--0b9f2f61-5a0c-4b8e-9f1f-0c2b8d9e7a11', 'v1', 'd1')")
+    old.commit()
+    old.close()
+    with SyncState(path) as state:
+        stix_id = "indicator--0b9f2f61-5a0c-4b8e-9f1f-0c2b8d9e7a11"
+        assert state.staged_heads("k", [stix_id]) == {stix_id: ("v2", hashlib.sha256(body.encode()).hexdigest())}
+        assert state.seen_digest("k", stix_id, "v1") == "d1"
+        assert state.staged_objects("k", [stix_id])[stix_id]["type"] == "indicator"
+        assert state.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+    with SyncState(path) as state:  # opening again is a no-op
+        assert state.staged_version("k", stix_id) == "v2"
