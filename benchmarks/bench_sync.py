@@ -5,7 +5,8 @@ Rows (``run(quick)``):
 - our layer's own time against misp-stix conversion time measured in the same run, per direction: total wall time
   minus time inside misp-stix minus time waiting on the server, over the misp-stix time (target ≤ 25 %);
 - peak RSS of a whole push+pull run at the small and the large size, each in its own process (target: growth
-  ≤ 20 %, i.e. memory does not grow with the backlog).
+  ≤ 20 %, i.e. memory does not grow with the backlog); the two sizes run side by side (see ``_measure``);
+- events pulled intact: every attribute's (type, value) as pushed, looked up by uuid.
 
 Sizes: 1,000 and 5,000 events (``quick``: 100 and 400). Runnable as ``python -m benchmarks.bench_sync [--quick]``.
 """
@@ -105,15 +106,28 @@ def _intact(events: int, pulled_store) -> int:
     return intact
 
 
-def _measure(events: int) -> dict:
+def _measure(sizes: tuple[int, ...]) -> list[dict]:
+    """Run one worker process per size, side by side (each with its own OpenTAXII and temporary folder), so the
+    full run stays near an hour on 2 cores. Each worker reports its own timings and its own peak RSS; throughput
+    is therefore measured while the other size runs too (ratios are within one process, so both sides of each
+    ratio share the same load)."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="legion-bench-sync-") as tmp:
-        root = Path(__file__).resolve().parent.parent
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-        done = subprocess.run([sys.executable, "-m", "benchmarks.bench_sync", "--worker", str(events), tmp],
-                              cwd=root, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"bench worker failed:\n{done.stderr[-3000:]}")
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        workers = []
+        for events in sizes:
+            folder = Path(tmp) / str(events)
+            folder.mkdir()
+            workers.append(subprocess.Popen([sys.executable, "-m", "benchmarks.bench_sync", "--worker", str(events),
+                                             str(folder)], cwd=root, env=env, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE, text=True))
+        results = []
+        for worker in workers:
+            out, err = worker.communicate()
+            if worker.returncode != 0:
+                raise RuntimeError(f"bench worker failed:\n{err[-3000:]}")
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        return results
 
 
 def _row(metric: str, value: float, unit: str, *, baseline: str = "", ratio: float | None = None,
@@ -124,8 +138,7 @@ def _row(metric: str, value: float, unit: str, *, baseline: str = "", ratio: flo
 
 def run(quick: bool = False) -> list[dict]:
     small, large = SIZES[quick]
-    low = _measure(small)
-    high = _measure(large)
+    low, high = _measure((small, large))
     rows = []
     for direction in ("push", "pull"):
         part = high[direction]
