@@ -68,8 +68,8 @@ def parse_timestamp(text: str) -> dt.datetime:
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
     head, _, rest = value.partition(".")
-    if rest:  # Python accepts at most 6 fractional digits: trim longer fractions, keep the offset
-        digits = "".join(c for c in rest if c.isdigit())
+    if rest:  # Python accepts at most 6 fractional digits: trim longer fractions, keep the offset after them
+        digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]
         offset = rest[len(digits):]
         value = f"{head}.{(digits + '000000')[:6]}{offset}"
     parsed = dt.datetime.fromisoformat(value)

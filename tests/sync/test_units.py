@@ -243,3 +243,15 @@ def test_a_version_1_state_file_is_migrated_with_its_staged_objects(tmp_path):
         assert state.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
     with SyncState(path) as state:  # opening again is a no-op
         assert state.staged_version("k", stix_id) == "v2"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-01-01T05:30:00.250+05:30", "2026-01-01T00:00:00.250000Z"),
+    ("2026-01-01T00:00:00.123456789-02:00", "2026-01-01T02:00:00.123456Z"),
+    ("2026-01-01T00:00:00+01:00", "2025-12-31T23:00:00.000000Z"),
+    ("2026-01-01T00:00:00.5z", "2026-01-01T00:00:00.500000Z"),
+])
+def test_timestamps_with_offsets_are_read_in_utc(text, expected):
+    from connectors.transport import format_timestamp, parse_timestamp
+
+    assert format_timestamp(parse_timestamp(text)) == expected
