@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from legion_misp.errors import LegionError
+from legion_misp.errors import LegionError, join_context
 
 
 class SyncError(LegionError):
@@ -13,12 +13,8 @@ class SyncError(LegionError):
         self.collection = collection
         self.status = status
         self.object_id = object_id
-        parts = [message]
-        if object_id:
-            parts.append(f"object {object_id}")
-        if collection:
-            parts.append(f"collection {collection}")
-        super().__init__(" — ".join(parts))
+        super().__init__(join_context(message, object_id and f"object {object_id}",
+                                      collection and f"collection {collection}"))
 
 
 class TransportError(SyncError):

@@ -12,6 +12,11 @@ EXIT_ITEM_FAILURES = 1
 EXIT_USAGE = 2
 
 
+def join_context(message: str, *context: str | None) -> str:
+    """``message — context — context``, leaving out empty parts: how every located error reads."""
+    return " — ".join([message, *(part for part in context if part)])
+
+
 class LegionError(Exception):
     """Base class of every error legion-misp raises on purpose."""
 
@@ -50,12 +55,7 @@ class StoreError(LegionError):
     def __init__(self, message: str, *, location: str | None = None, event_uuid: str | None = None):
         self.location = location
         self.event_uuid = event_uuid
-        parts = [message]
-        if event_uuid:
-            parts.append(f"event {event_uuid}")
-        if location:
-            parts.append(f"at {location}")
-        super().__init__(" — ".join(parts))
+        super().__init__(join_context(message, event_uuid and f"event {event_uuid}", location and f"at {location}"))
 
 
 class EventFormatError(StoreError):
