@@ -169,3 +169,13 @@ def test_interrupted_writer_leaves_consistent_feed(tmp_path):
         assert store.get(event_uuid)["uuid"] == event_uuid
     assert not [p for p in store.check() if "missing" in str(p) or "JSON" in str(p)]
     assert store.upsert(make_event("after restart")) is UpsertResult.CREATED
+
+
+def test_hashes_index_survives_reading_back_and_rewriting(tmp_path, events):
+    FeedStore(tmp_path / "feed").upsert_many(events[:-1])
+    before = set((tmp_path / "feed" / "hashes.csv").read_text().splitlines())
+    FeedStore(tmp_path / "feed").upsert(events[-1])  # a new writer re-reads hashes.csv, then rewrites it
+    after = set((tmp_path / "feed" / "hashes.csv").read_text().splitlines())
+    added = {line for line in after if line.endswith(events[-1]["uuid"])}
+    assert before and added and after == before | added
+    assert all(len(line.split(",")[0]) == 32 for line in after)
