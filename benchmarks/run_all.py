@@ -89,8 +89,8 @@ def _measured_line(results: dict) -> list[str]:
     by_date: dict[str, list[str]] = {}
     for name, date in dates.items():
         by_date.setdefault(date, []).append(name)
-    return ["Rows measured: " + "; ".join(f"{', '.join(names)} on {date}" for date, names in sorted(by_date.items()))
-            + "."]
+    return ["Rows measured: " + "; ".join(", ".join(f"`{name}`" for name in names) + f" on {date}"
+                                          for date, names in sorted(by_date.items())) + "."]
 
 
 def kept_rows(ran: set[str]) -> list[dict]:
