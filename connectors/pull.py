@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 REVOKED_TAG = "legion:revoked"
 CHECKPOINT_EVENTS = 250  # events converted between two writes of the store's index (at least)
+GROUP_OBJECTS = 8000  # objects received per state transaction (pages are committed in groups)
 _LOOSE = "\x00loose"  # key of the objects-without-a-container group among the converted groups
 _NOT_LOOSE = frozenset({"identity", "marking-definition", "extension-definition", "language-content"})
 
@@ -105,23 +106,47 @@ class Puller:
         self._batch: contextlib.ExitStack | None = None  # the store batch open since the last checkpoint
         self._written = 0       # events written since the last checkpoint
         self._checkpointed = 0  # events written before it
+        self._group: contextlib.ExitStack | None = None  # the transaction holding the pages since the last commit
+        self._group_objects = 0
 
     def pull(self) -> PullStats:
         try:
+            self._pull_pages()
+            self.finish()
+        finally:
+            self._commit_group()  # the pages completed (also before a failure), with their cursor
+            self.stats.restarts = getattr(self.source, "restarts", 0)
+        return self.stats
+
+    def _pull_pages(self) -> None:
+        try:
             for page in self.source.pages(self._cursor, page_size=self.settings.page_size):
                 self.stats.pages += 1
+                self._open_group()
                 self._take_page(page)
                 if not self.dry_run:
                     self._convert(final=False)
+                self._commit_group(when_full=True)
                 if self.progress:
                     self.progress(len(page.objects))
         except BaseException:
             self._checkpoint(force=True)  # announce and record what was converted before the failure
             raise
-        finally:
-            self.stats.restarts = getattr(self.source, "restarts", 0)
-        self.finish()
-        return self.stats
+
+    def _open_group(self) -> None:
+        """Pages are committed in groups of about ``GROUP_OBJECTS`` objects: one page per transaction rewrote the
+        same random-key index pages over and over (the pull path's largest cost at 5,000 events). Each page is a
+        savepoint inside the group, so a failure undoes that page only."""
+        if self._group is None and not self.dry_run:
+            self._group = contextlib.ExitStack()
+            self._group.enter_context(self.state.transaction())
+            self._group_objects = 0
+
+    def _commit_group(self, *, when_full: bool = False) -> None:
+        if self._group is None or (when_full and self._group_objects < GROUP_OBJECTS):
+            return
+        group, self._group = self._group, None
+        group.close()
 
     def finish(self) -> None:
         """Convert every group still dirty and the objects without a container; write the last checkpoint; update
@@ -174,6 +199,7 @@ class Puller:
             cursor = _later(self.state.cursor(self.key), page.date_added_last)
             if cursor:
                 self.state.set_cursor(self.key, cursor)
+        self._group_objects += len(page.objects)
 
     def take(self, items: list[Any]) -> None:
         """Check, deduplicate, verify and stage ``items`` (in the caller's transaction, or one of its own)."""
@@ -446,6 +472,9 @@ class _StateView:
         self.seen = state.other_versions(key, ids)
         self.seen.update(((i, v), d) for i, (v, d) in self.heads.items())
         self.referenced_by = state.containers_referencing_many(key, ids)
+        staged_containers = [i["id"] for i in items if isinstance(i, dict) and i.get("type") in CONTAINER_TYPES
+                             and i.get("id") in self.heads]
+        self._refs = {c: references(o) for c, o in state.staged_objects(key, staged_containers).items()}
         self.dirty: set[str] = set()
         self._seen_rows: list[tuple[str, str, str]] = []
         self._staged_rows: list[tuple[str, str, str, str, bool, str]] = []
@@ -469,9 +498,13 @@ class _StateView:
         self._staged_rows.append((stix_id, version, stix_type, body, revoked, content))
 
     def stage_container(self, container: str, refs: set[str]) -> None:
-        self.state.set_refs(self.key, container, refs)
+        previous = self._refs.get(container, set())
+        self.state.set_refs(self.key, container, refs, previous=previous)
+        self._refs[container] = refs
         self.state.clear_loose(self.key, refs)
         self._loose -= refs
+        for ref in previous - refs:
+            self.referenced_by.get(ref, set()).discard(container)
         for ref in refs:
             self.referenced_by.setdefault(ref, set()).add(container)
         self.dirty.add(container)

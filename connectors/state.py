@@ -18,47 +18,63 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2  # 2: staged rows carry their digest and a rowid; `seen` keeps only superseded versions
+SCHEMA_VERSION = 3
+# 2: staged rows carry their digest and a rowid; `seen` keeps only superseded versions.
+# 3: tables name their collection by a small integer (`collections.cid`) instead of the ~70-character key, and `refs`
+#    is one B-tree keyed by the referenced id (no second index): the pull path's random-key writes per page halved.
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cursors (
-    collection TEXT PRIMARY KEY, added_after TEXT NOT NULL, updated_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS pushed (
-    collection TEXT NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL, at REAL NOT NULL,
-    PRIMARY KEY (collection, stix_id, version)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS published (
-    collection TEXT NOT NULL, event_uuid TEXT NOT NULL, timestamp INTEGER NOT NULL, objects INTEGER NOT NULL,
-    at REAL NOT NULL, PRIMARY KEY (collection, event_uuid)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS seen (
-    collection TEXT NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL, digest TEXT NOT NULL,
-    PRIMARY KEY (collection, stix_id, version)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS staged (
-    row INTEGER PRIMARY KEY, collection TEXT NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL,
-    type TEXT NOT NULL, body TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, digest TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS staged_by_id ON staged (collection, stix_id);
-CREATE TABLE IF NOT EXISTS refs (
-    collection TEXT NOT NULL, container TEXT NOT NULL, ref TEXT NOT NULL,
-    PRIMARY KEY (collection, container, ref)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS refs_by_ref ON refs (collection, ref);
-CREATE TABLE IF NOT EXISTS containers (
-    collection TEXT NOT NULL, container TEXT NOT NULL, dirty INTEGER NOT NULL, event_uuid TEXT,
-    converted_version TEXT, PRIMARY KEY (collection, container)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS containers_dirty ON containers (collection, dirty);
-CREATE TABLE IF NOT EXISTS loose (
-    collection TEXT NOT NULL, stix_id TEXT NOT NULL, PRIMARY KEY (collection, stix_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS quarantine (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, stix_id TEXT, version TEXT,
-    reason TEXT NOT NULL, payload TEXT, at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 1,
-    resolved INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS quarantine_open ON quarantine (resolved, collection);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, started REAL NOT NULL, finished REAL,
-    ok INTEGER, dry_run INTEGER NOT NULL DEFAULT 0, summary TEXT);
-"""
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS collections (cid INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS cursors ("
+    " collection TEXT PRIMARY KEY, added_after TEXT NOT NULL, updated_at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS pushed ("
+    " cid INTEGER NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL, at REAL NOT NULL,"
+    " PRIMARY KEY (cid, stix_id, version)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS published ("
+    " cid INTEGER NOT NULL, event_uuid TEXT NOT NULL, timestamp INTEGER NOT NULL, objects INTEGER NOT NULL,"
+    " at REAL NOT NULL, PRIMARY KEY (cid, event_uuid)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS seen ("
+    " cid INTEGER NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL, digest TEXT NOT NULL,"
+    " PRIMARY KEY (cid, stix_id, version)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS staged ("
+    " row INTEGER PRIMARY KEY, cid INTEGER NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL,"
+    " type TEXT NOT NULL, body TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, digest TEXT NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS staged_by_id ON staged (cid, stix_id)",
+    "CREATE TABLE IF NOT EXISTS refs ("
+    " cid INTEGER NOT NULL, ref TEXT NOT NULL, container TEXT NOT NULL,"
+    " PRIMARY KEY (cid, ref, container)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS containers ("
+    " cid INTEGER NOT NULL, container TEXT NOT NULL, dirty INTEGER NOT NULL, event_uuid TEXT,"
+    " converted_version TEXT, PRIMARY KEY (cid, container)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS containers_dirty ON containers (cid, dirty)",
+    "CREATE TABLE IF NOT EXISTS loose ("
+    " cid INTEGER NOT NULL, stix_id TEXT NOT NULL, PRIMARY KEY (cid, stix_id)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS quarantine ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, stix_id TEXT, version TEXT,"
+    " reason TEXT NOT NULL, payload TEXT, at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 1,"
+    " resolved INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS quarantine_open ON quarantine (resolved, collection)",
+    "CREATE TABLE IF NOT EXISTS runs ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, started REAL NOT NULL, finished REAL,"
+    " ok INTEGER, dry_run INTEGER NOT NULL DEFAULT 0, summary TEXT)",
+)
+# Version 2 tables whose `collection` text becomes `cid`, with their columns in version 3 order.
+_V2_TABLES = {
+    "pushed": ("stix_id", "version", "at"),
+    "published": ("event_uuid", "timestamp", "objects", "at"),
+    "seen": ("stix_id", "version", "digest"),
+    "staged": ("stix_id", "version", "type", "body", "revoked", "digest"),
+    "refs": ("ref", "container"),
+    "containers": ("container", "dirty", "event_uuid", "converted_version"),
+    "loose": ("stix_id",),
+}
+_V2_INDEXES = ("staged_by_id", "refs_by_ref", "containers_dirty")
+_NO_CID = -1  # the cid of a collection never written: matches no row
 
 PAYLOAD_CAP = 64 * 1024  # bytes of a quarantined payload kept for inspection
 _WAL_PAGES = 10_000  # WAL pages before an automatic checkpoint (~40 MB on disk): fewer, larger checkpoints
+_CACHE_KIB = 32 * 1024  # page cache: a pull's transactions span several pages, which then share index pages
 _IN_CHUNK = 500  # values per "IN (...)" query (SQLite allows 32,766 bound parameters; older builds 999)
 
 
@@ -87,32 +103,73 @@ class SyncState:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(f"PRAGMA wal_autocheckpoint={_WAL_PAGES}")
+        self.db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
         self._depth = 0
+        self._cids: dict[str, int] = {}
         self._migrate()
-        self.db.executescript(_SCHEMA)
+        for statement in _SCHEMA:
+            self.db.execute(statement)
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def _migrate(self) -> None:
-        """Bring a state file written by an older version up to :data:`SCHEMA_VERSION` (in one transaction)."""
+        """Bring a state file written by an older version up to :data:`SCHEMA_VERSION`, one version per
+        transaction."""
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None or int(row[0]) >= SCHEMA_VERSION:
-            return
-        if int(row[0]) != 1:
-            raise sqlite3.DatabaseError(f"{self.path}: unknown sync state schema version {row[0]}")
+        steps = {1: self._migrate_1_to_2, 2: self._migrate_2_to_3}
+        while True:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None or int(row[0]) >= SCHEMA_VERSION:
+                return
+            step = steps.get(int(row[0]))
+            if step is None:
+                raise sqlite3.DatabaseError(f"{self.path}: unknown sync state schema version {row[0]}")
+            with self.transaction():
+                step()
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(int(row[0]) + 1),))
+
+    def _migrate_1_to_2(self) -> None:
         self.db.create_function("sha256_hex", 1, lambda text: hashlib.sha256(text.encode("utf-8")).hexdigest(),
                                 deterministic=True)
-        with self.transaction():
-            self.db.execute("ALTER TABLE staged RENAME TO staged_v1")
-            self.db.execute("CREATE TABLE staged (row INTEGER PRIMARY KEY, collection TEXT NOT NULL, "
-                            "stix_id TEXT NOT NULL, version TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, "
-                            "revoked INTEGER NOT NULL DEFAULT 0, digest TEXT NOT NULL)")
-            self.db.execute("CREATE UNIQUE INDEX staged_by_id ON staged (collection, stix_id)")
-            self.db.execute("INSERT INTO staged (collection, stix_id, version, type, body, revoked, digest) "
-                            "SELECT collection, stix_id, version, type, body, revoked, sha256_hex(body) "
-                            "FROM staged_v1")
-            self.db.execute("DROP TABLE staged_v1")
-            self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        self.db.execute("ALTER TABLE staged RENAME TO staged_v1")
+        self.db.execute("CREATE TABLE staged (row INTEGER PRIMARY KEY, collection TEXT NOT NULL, "
+                        "stix_id TEXT NOT NULL, version TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, "
+                        "revoked INTEGER NOT NULL DEFAULT 0, digest TEXT NOT NULL)")
+        self.db.execute("CREATE UNIQUE INDEX staged_by_id ON staged (collection, stix_id)")
+        self.db.execute("INSERT INTO staged (collection, stix_id, version, type, body, revoked, digest) "
+                        "SELECT collection, stix_id, version, type, body, revoked, sha256_hex(body) FROM staged_v1")
+        self.db.execute("DROP TABLE staged_v1")
+
+    def _migrate_2_to_3(self) -> None:
+        present = [t for t in _V2_TABLES if self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (t,)).fetchone()]
+        for index in _V2_INDEXES:
+            self.db.execute(f"DROP INDEX IF EXISTS {index}")
+        for table in present:
+            self.db.execute(f"ALTER TABLE {table} RENAME TO {table}_v2")
+        for statement in _SCHEMA:
+            self.db.execute(statement)
+        for table in present:
+            self.db.execute("INSERT OR IGNORE INTO collections (key) "  # noqa: S608 (names from _V2_TABLES)
+                            f"SELECT DISTINCT collection FROM {table}_v2")
+        for table in present:
+            columns = ", ".join(_V2_TABLES[table])
+            old_columns = ", ".join(f"o.{c}" for c in _V2_TABLES[table])
+            self.db.execute(f"INSERT INTO {table} (cid, {columns}) SELECT c.cid, {old_columns} "  # noqa: S608
+                            f"FROM {table}_v2 o JOIN collections c ON c.key = o.collection")
+            self.db.execute(f"DROP TABLE {table}_v2")
+
+    def _cid(self, collection: str, *, create: bool = False) -> int:
+        """The small integer that names ``collection`` in the tables (made on the first write for it)."""
+        cid = self._cids.get(collection)
+        if cid is not None:
+            return cid
+        row = self.db.execute("SELECT cid FROM collections WHERE key = ?", (collection,)).fetchone()
+        if row is None and not create:
+            return _NO_CID
+        if row is None:
+            row = (self.db.execute("INSERT INTO collections (key) VALUES (?)", (collection,)).lastrowid,)
+        self._cids[collection] = int(row[0])
+        return int(row[0])
 
     def close(self) -> None:
         self.db.close()
@@ -125,13 +182,22 @@ class SyncState:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception). Nested calls join the outer one."""
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception). A nested call is a savepoint: if it
+        fails, only its own changes are undone and the outer transaction goes on (or fails in turn)."""
         if self._depth:
+            name = f"nested_{self._depth}"
+            self.db.execute(f"SAVEPOINT {name}")
             self._depth += 1
             try:
                 yield self.db
+            except BaseException:
+                self.db.execute(f"ROLLBACK TO {name}")
+                self.db.execute(f"RELEASE {name}")
+                self._cids.clear()  # a collection row made in this savepoint is gone
+                raise
             finally:
                 self._depth -= 1
+            self.db.execute(f"RELEASE {name}")
             return
         self.db.execute("BEGIN IMMEDIATE")
         self._depth = 1
@@ -140,6 +206,7 @@ class SyncState:
         except BaseException:
             self._depth = 0
             self.db.execute("ROLLBACK")
+            self._cids.clear()  # a collection row made in this transaction is gone
             raise
         self._depth = 0
         self.db.execute("COMMIT")
@@ -162,27 +229,28 @@ class SyncState:
 
     def pushed_versions(self, collection: str, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """The subset of ``keys`` ((id, version)) already accepted by the collection."""
+        wanted = set(keys)
         found = set()
-        for stix_id, version in keys:
-            if self.db.execute("SELECT 1 FROM pushed WHERE collection = ? AND stix_id = ? AND version = ?",
-                               (collection, stix_id, version)).fetchone():
-                found.add((stix_id, version))
+        for row in self._select_in("SELECT stix_id, version FROM pushed WHERE cid = ? AND stix_id IN ({})",
+                                   self._cid(collection), (stix_id for stix_id, _ in wanted)):
+            if (row[0], row[1]) in wanted:
+                found.add((row[0], row[1]))
         return found
 
     def record_pushed(self, collection: str, keys: Iterable[tuple[str, str]]) -> None:
-        now = time.time()
+        now, cid = time.time(), self._cid(collection, create=True)
         self.db.executemany("INSERT OR IGNORE INTO pushed VALUES (?, ?, ?, ?)",
-                            [(collection, stix_id, version, now) for stix_id, version in keys])
+                            [(cid, stix_id, version, now) for stix_id, version in keys])
 
     def published_timestamp(self, collection: str, event_uuid: str) -> int | None:
-        row = self.db.execute("SELECT timestamp FROM published WHERE collection = ? AND event_uuid = ?",
-                              (collection, event_uuid)).fetchone()
+        row = self.db.execute("SELECT timestamp FROM published WHERE cid = ? AND event_uuid = ?",
+                              (self._cid(collection), event_uuid)).fetchone()
         return row[0] if row else None
 
     def record_published(self, collection: str, event_uuid: str, timestamp: int, objects: int) -> None:
-        self.db.execute("INSERT INTO published VALUES (?, ?, ?, ?, ?) ON CONFLICT(collection, event_uuid) DO UPDATE "
+        self.db.execute("INSERT INTO published VALUES (?, ?, ?, ?, ?) ON CONFLICT(cid, event_uuid) DO UPDATE "
                         "SET timestamp = excluded.timestamp, objects = excluded.objects, at = excluded.at",
-                        (collection, event_uuid, timestamp, objects, time.time()))
+                        (self._cid(collection, create=True), event_uuid, timestamp, objects, time.time()))
 
     # ---- pull: dedup index and staging area -----------------------------------------------------------------
     # An object's latest version lives in ``staged`` with its content digest; ``seen`` holds the digests of the
@@ -203,12 +271,13 @@ class SyncState:
     def other_versions(self, collection: str, ids: Iterable[str]) -> dict[tuple[str, str], str]:
         """(id, version) → digest of the versions received that are not the staged one."""
         return {(r[0], r[1]): r[2] for r in self._select_in(
-            "SELECT stix_id, version, digest FROM seen WHERE collection = ? AND stix_id IN ({})", collection, ids)}
+            "SELECT stix_id, version, digest FROM seen WHERE cid = ? AND stix_id IN ({})", self._cid(collection),
+            ids)}
 
     def record_seen_many(self, collection: str, rows: Iterable[tuple[str, str, str]]) -> None:
         """Record (id, version, digest) of versions that are not (or no longer) the staged one."""
-        self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)",
-                            [(collection, *row) for row in rows])
+        cid = self._cid(collection, create=True)
+        self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)", [(cid, *row) for row in rows])
 
     def staged_version(self, collection: str, stix_id: str) -> str | None:
         head = self.staged_heads(collection, [stix_id]).get(stix_id)
@@ -217,32 +286,38 @@ class SyncState:
     def staged_heads(self, collection: str, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """id → (version, digest) of the staged version."""
         return {r[0]: (r[1], r[2]) for r in self._select_in(
-            "SELECT stix_id, version, digest FROM staged WHERE collection = ? AND stix_id IN ({})", collection, ids)}
+            "SELECT stix_id, version, digest FROM staged WHERE cid = ? AND stix_id IN ({})", self._cid(collection),
+            ids)}
 
     def stage_many(self, collection: str, rows: Iterable[tuple[str, str, str, str, bool, str]]) -> None:
         """Stage (id, version, type, body, revoked, digest) rows; a later row for an id replaces an earlier one.
         The caller records the replaced version in ``seen`` (:meth:`record_seen_many`)."""
-        self.db.executemany("INSERT INTO staged (collection, stix_id, version, type, body, revoked, digest) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(collection, stix_id) DO UPDATE "
+        cid = self._cid(collection, create=True)
+        self.db.executemany("INSERT INTO staged (cid, stix_id, version, type, body, revoked, digest) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(cid, stix_id) DO UPDATE "
                             "SET version = excluded.version, type = excluded.type, body = excluded.body, "
                             "revoked = excluded.revoked, digest = excluded.digest",
-                            [(collection, i, v, t, b, int(r), d) for i, v, t, b, r, d in rows])
+                            [(cid, i, v, t, b, int(r), d) for i, v, t, b, r, d in rows])
 
     def staged_objects(self, collection: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         return {r[0]: json.loads(r[1]) for r in self._select_in(
-            "SELECT stix_id, body FROM staged WHERE collection = ? AND stix_id IN ({})", collection, ids)}
+            "SELECT stix_id, body FROM staged WHERE cid = ? AND stix_id IN ({})", self._cid(collection), ids)}
 
-    def _select_in(self, query: str, collection: str, values: Iterable[str]) -> Iterator[sqlite3.Row]:
+    def _select_in(self, query: str, cid: int, values: Iterable[str]) -> Iterator[sqlite3.Row]:
         """Run ``query`` (one ``IN ({})`` placeholder) over ``values`` in chunks that stay under SQLite's limit on
         bound parameters."""
         unique = list(dict.fromkeys(values))
         for start in range(0, len(unique), _IN_CHUNK):
             chunk = unique[start:start + _IN_CHUNK]
-            yield from self.db.execute(query.format(",".join("?" * len(chunk))), (collection, *chunk))
+            yield from self.db.execute(query.format(",".join("?" * len(chunk))), (cid, *chunk))
 
-    def set_refs(self, collection: str, container: str, refs: Iterable[str]) -> None:
-        self.db.execute("DELETE FROM refs WHERE collection = ? AND container = ?", (collection, container))
-        self.db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?, ?)", [(collection, container, r) for r in refs])
+    def set_refs(self, collection: str, container: str, refs: Iterable[str], *, previous: Iterable[str] = ()) -> None:
+        """Record that ``container`` references ``refs``, replacing the references of its ``previous`` version
+        (the table is keyed by the referenced id, so the caller names the old ones)."""
+        cid, refs = self._cid(collection, create=True), set(refs)
+        self.db.executemany("DELETE FROM refs WHERE cid = ? AND ref = ? AND container = ?",
+                            [(cid, r, container) for r in set(previous) - refs])
+        self.db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?, ?)", [(cid, r, container) for r in refs])
 
     def containers_referencing(self, collection: str, stix_id: str) -> list[str]:
         return sorted(self.containers_referencing_many(collection, [stix_id]).get(stix_id, ()))
@@ -250,44 +325,45 @@ class SyncState:
     def containers_referencing_many(self, collection: str, ids: Iterable[str]) -> dict[str, set[str]]:
         """id → the containers whose refs name it."""
         found: dict[str, set[str]] = {}
-        for ref, container in self._select_in("SELECT ref, container FROM refs WHERE collection = ? AND ref IN ({})",
-                                              collection, ids):
+        for ref, container in self._select_in("SELECT ref, container FROM refs WHERE cid = ? AND ref IN ({})",
+                                              self._cid(collection), ids):
             found.setdefault(ref, set()).add(container)
         return found
 
     def is_referenced(self, collection: str, stix_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM refs WHERE collection = ? AND ref = ? LIMIT 1",
-                               (collection, stix_id)).fetchone() is not None
+        return self.db.execute("SELECT 1 FROM refs WHERE cid = ? AND ref = ? LIMIT 1",
+                               (self._cid(collection), stix_id)).fetchone() is not None
 
     def mark_dirty(self, collection: str, container: str) -> None:
         self.mark_dirty_many(collection, [container])
 
     def mark_dirty_many(self, collection: str, containers: Iterable[str]) -> None:
-        self.db.executemany("INSERT INTO containers (collection, container, dirty) VALUES (?, ?, 1) "
-                            "ON CONFLICT(collection, container) DO UPDATE SET dirty = 1",
-                            [(collection, c) for c in containers])
+        cid = self._cid(collection, create=True)
+        self.db.executemany("INSERT INTO containers (cid, container, dirty) VALUES (?, ?, 1) "
+                            "ON CONFLICT(cid, container) DO UPDATE SET dirty = 1", [(cid, c) for c in containers])
 
     def dirty_containers(self, collection: str) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT container FROM containers WHERE collection = ? AND dirty = 1 "
-                                              "ORDER BY container", (collection,))]
+        return [r[0] for r in self.db.execute("SELECT container FROM containers WHERE cid = ? AND dirty = 1 "
+                                              "ORDER BY container", (self._cid(collection),))]
 
     def mark_converted(self, collection: str, container: str, event_uuid: str | None, version: str | None) -> None:
         self.db.execute("UPDATE containers SET dirty = 0, event_uuid = ?, converted_version = ? "
-                        "WHERE collection = ? AND container = ?", (event_uuid, version, collection, container))
+                        "WHERE cid = ? AND container = ?", (event_uuid, version, self._cid(collection), container))
 
     def add_loose(self, collection: str, stix_id: str) -> None:
         self.add_loose_many(collection, [stix_id])
 
     def add_loose_many(self, collection: str, ids: Iterable[str]) -> None:
-        self.db.executemany("INSERT OR IGNORE INTO loose VALUES (?, ?)", [(collection, i) for i in ids])
+        cid = self._cid(collection, create=True)
+        self.db.executemany("INSERT OR IGNORE INTO loose VALUES (?, ?)", [(cid, i) for i in ids])
 
     def take_loose(self, collection: str) -> list[str]:
-        ids = [r[0] for r in self.db.execute("SELECT stix_id FROM loose WHERE collection = ? ORDER BY stix_id",
-                                             (collection,))]
-        return ids
+        return [r[0] for r in self.db.execute("SELECT stix_id FROM loose WHERE cid = ? ORDER BY stix_id",
+                                              (self._cid(collection),))]
 
     def clear_loose(self, collection: str, ids: Iterable[str]) -> None:
-        self.db.executemany("DELETE FROM loose WHERE collection = ? AND stix_id = ?", [(collection, i) for i in ids])
+        cid = self._cid(collection)
+        self.db.executemany("DELETE FROM loose WHERE cid = ? AND stix_id = ?", [(cid, i) for i in ids])
 
     # ---- quarantine -----------------------------------------------------------------------------------------
 

@@ -179,3 +179,61 @@ def test_hashes_index_survives_reading_back_and_rewriting(tmp_path, events):
     added = {line for line in after if line.endswith(events[-1]["uuid"])}
     assert before and added and after == before | added
     assert all(len(line.split(",")[0]) == 32 for line in after)
+
+
+def test_a_batch_is_made_durable_once_before_its_index_is_written(tmp_path, monkeypatch):
+    from legion_misp.stores import feed
+
+    calls: list[str] = []
+    real_make_durable, real_atomic = feed.make_durable, feed.atomic_write_bytes
+
+    def make_durable(folder, files):
+        calls.append(f"durable {len(list(files))}")
+        real_make_durable(folder, files)
+
+    def atomic_write_bytes(path, data, *, durable=True):
+        calls.append(f"{'index' if durable else 'event'} {path.name}")
+        real_atomic(path, data, durable=durable)
+
+    monkeypatch.setattr(feed, "make_durable", make_durable)
+    monkeypatch.setattr(feed, "atomic_write_bytes", atomic_write_bytes)
+    store = FeedStore(tmp_path / "feed")
+    events = [make_event(i) for i in range(5)]
+    with store.batch():
+        for event in events:
+            store.upsert(event)
+    assert calls == [f"event {e['uuid']}.json" for e in events] + ["durable 5", "index manifest.json",
+                                                                    "index hashes.csv"]
+
+
+def test_when_flushing_to_disk_fails_the_index_does_not_announce_the_batch(tmp_path, monkeypatch):
+    from legion_misp.stores import feed
+
+    store = FeedStore(tmp_path / "feed")
+    first, second = make_event(1), make_event(2)
+    store.upsert(first)
+
+    def failing(folder, files):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(feed, "make_durable", failing)
+    with pytest.raises(OSError, match="Input/output"):
+        store.upsert(second)
+    assert set(json.loads((tmp_path / "feed" / "manifest.json").read_text())) == {first["uuid"]}
+    monkeypatch.undo()
+    assert store.upsert(second) is UpsertResult.UNCHANGED  # the file is there: announced now
+    assert set(json.loads((tmp_path / "feed" / "manifest.json").read_text())) == {first["uuid"], second["uuid"]}
+
+
+def test_make_durable_flushes_files_that_still_exist(tmp_path, monkeypatch):
+    from legion_misp.stores import feed
+
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(feed, "_syncfs", lambda folder: False)  # the fallback: one fsync per file
+    monkeypatch.setattr(feed.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    (tmp_path / "a.json").write_bytes(b"{}")
+    feed.make_durable(tmp_path, [tmp_path / "a.json", tmp_path / "gone.json"])
+    assert len(synced) == 2  # a.json and the folder; the missing file is skipped
+    monkeypatch.undo()
+    assert feed._syncfs(tmp_path) is sys.platform.startswith("linux")  # glibc and musl have syncfs

@@ -7,16 +7,24 @@ Layout (the same as PyMISP's feed generator and MISP's ``Feed::getManifest``):
 - ``<event_uuid>.json``: ``{"Event": {...}}``, one file per event;
 - ``hashes.csv``: ``<md5 of an attribute value>,<event_uuid>`` per line (composite values hashed per part).
 
-Every file is written to a temporary file in the same folder, flushed, fsync'ed and renamed over the old one, so a
-reader (or MISP) never sees a half-written file. An event file is written before the manifest that announces it: if
-a write is interrupted, the manifest never names a missing or partial file. Writers take an exclusive lock on
+Every file is written to a temporary file in the same folder and renamed over the old one, so a reader (or MISP)
+never sees a half-written file. An event file is written before the manifest that announces it: if a write is
+interrupted, the manifest never names a missing or partial file. Writers take an exclusive lock on
 ``.legion-feed.lock``; :meth:`FeedStore.batch` defers the manifest and hashes rewrite to the end of a bulk write.
+
+Durability is per batch (a single write is a batch of one): event files are not fsync'ed one by one; when the batch
+ends, the event files written are flushed to disk (one ``syncfs`` of the folder's file system where Linux offers it,
+else one fsync per file) and the folder is fsync'ed, and only then are the manifest and hashes written (fsync'ed,
+renamed, folder fsync'ed). After a power cut the index therefore never announces an event file that did not reach the
+disk. One fsync per event file was a third of the pull path's own time at 5,000 events.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -84,9 +92,9 @@ def _as_int(value: Any) -> int | Any:
         return value
 
 
-def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes]) -> None:
+def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes], *, durable: bool = True) -> None:
     """Write ``data`` (bytes, or chunks of bytes written as they come) to ``path`` via a temporary file in the same
-    folder, fsync, and rename."""
+    folder and rename it; ``durable``: fsync the file before the rename and the folder after it."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -95,12 +103,63 @@ def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes]) -> None:
             else:
                 handle.writelines(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
+    if durable:
+        fsync_folder(path.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the entries of ``folder`` (files created or renamed in it) durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_durable(folder: Path, files: Iterable[Path]) -> None:
+    """Flush ``files`` (written without fsync) and ``folder``'s entries to disk: one ``syncfs`` of the folder's file
+    system on Linux, else one fsync per file."""
+    if not _syncfs(folder):
+        for path in files:
+            with contextlib.suppress(FileNotFoundError):  # replaced or deleted since: nothing to flush
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+    fsync_folder(folder)
+
+
+def _syncfs(folder: Path) -> bool:
+    """``syncfs(2)`` on the file system holding ``folder``; False where the C library has none."""
+    libc_syncfs = _libc_syncfs()
+    if libc_syncfs is None:
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if libc_syncfs(fd) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"syncfs failed: {os.strerror(error)}", str(folder))
+    finally:
+        os.close(fd)
+    return True
+
+
+@functools.cache
+def _libc_syncfs() -> Any:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
+    return function
 
 
 class FeedStore(EventStore):
@@ -122,6 +181,7 @@ class FeedStore(EventStore):
         self._lock_handle: Any = None
         self._manifest: dict[str, dict[str, Any]] | None = None
         self._hashes: dict[str, bytes] | None = None  # event uuid → its value md5s, 16 raw bytes each
+        self._unsynced: list[Path] = []  # event files written in this batch, flushed to disk before the index
 
     def __repr__(self) -> str:
         return f"FeedStore({str(self.path)!r})"
@@ -248,7 +308,9 @@ class FeedStore(EventStore):
 
     def _write_event(self, event: dict[str, Any]) -> None:
         data = json.dumps({"Event": event}, ensure_ascii=False, indent=1).encode("utf-8")
-        atomic_write_bytes(self.event_path(event["uuid"]), data)
+        path = self.event_path(event["uuid"])
+        atomic_write_bytes(path, data, durable=False)
+        self._unsynced.append(path)
         self._index_event(event)
 
     def _index_event(self, event: dict[str, Any]) -> None:
@@ -303,6 +365,9 @@ class FeedStore(EventStore):
         return {event_uuid: bytes(digests) for event_uuid, digests in packed.items()}
 
     def _flush_index(self) -> None:
+        if self._unsynced:
+            make_durable(self.path, self._unsynced)
+            self._unsynced = []
         if self._manifest is None or self._hashes is None:
             return
         manifest_bytes = json.dumps(self._manifest, ensure_ascii=False, sort_keys=True).encode("utf-8")

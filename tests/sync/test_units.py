@@ -240,9 +240,110 @@ def test_a_version_1_state_file_is_migrated_with_its_staged_objects(tmp_path):
         assert state.staged_heads("k", [stix_id]) == {stix_id: ("v2", hashlib.sha256(body.encode()).hexdigest())}
         assert state.seen_digest("k", stix_id, "v1") == "d1"
         assert state.staged_objects("k", [stix_id])[stix_id]["type"] == "indicator"
-        assert state.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+        assert state.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
     with SyncState(path) as state:  # opening again is a no-op
         assert state.staged_version("k", stix_id) == "v2"
+
+
+KEY = "https://taxii.example.org/api1/|91a7b528-80eb-42ed-a74d-c6fbd5a26116"
+
+
+def test_a_version_2_state_file_is_migrated_to_integer_collection_ids(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "v2.sqlite"
+    ref, report = "indicator--0b9f2f61-5a0c-4b8e-9f1f-0c2b8d9e7a11", "report--5e7a0c4f-2c0e-4d5b-8f3e-2a1b3c4d5e6f"
+    old = sqlite3.connect(path)
+    old.executescript(f"""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '2');
+        CREATE TABLE cursors (collection TEXT PRIMARY KEY, added_after TEXT NOT NULL, updated_at REAL NOT NULL);
+        CREATE TABLE pushed (collection TEXT NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL, at REAL NOT NULL,
+            PRIMARY KEY (collection, stix_id, version)) WITHOUT ROWID;
+        CREATE TABLE published (collection TEXT NOT NULL, event_uuid TEXT NOT NULL, timestamp INTEGER NOT NULL,
+            objects INTEGER NOT NULL, at REAL NOT NULL, PRIMARY KEY (collection, event_uuid)) WITHOUT ROWID;
+        CREATE TABLE seen (collection TEXT NOT NULL, stix_id TEXT NOT NULL, version TEXT NOT NULL,
+            digest TEXT NOT NULL, PRIMARY KEY (collection, stix_id, version)) WITHOUT ROWID;
+        CREATE TABLE staged (row INTEGER PRIMARY KEY, collection TEXT NOT NULL, stix_id TEXT NOT NULL,
+            version TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,
+            digest TEXT NOT NULL);
+        CREATE UNIQUE INDEX staged_by_id ON staged (collection, stix_id);
+        CREATE TABLE refs (collection TEXT NOT NULL, container TEXT NOT NULL, ref TEXT NOT NULL,
+            PRIMARY KEY (collection, container, ref)) WITHOUT ROWID;
+        CREATE INDEX refs_by_ref ON refs (collection, ref);
+        CREATE TABLE containers (collection TEXT NOT NULL, container TEXT NOT NULL, dirty INTEGER NOT NULL,
+            event_uuid TEXT, converted_version TEXT, PRIMARY KEY (collection, container)) WITHOUT ROWID;
+        CREATE INDEX containers_dirty ON containers (collection, dirty);
+        CREATE TABLE loose (collection TEXT NOT NULL, stix_id TEXT NOT NULL,
+            PRIMARY KEY (collection, stix_id)) WITHOUT ROWID;
+        INSERT INTO cursors VALUES ('{KEY}', '2026-01-01T00:00:00.000000Z', 0);
+        INSERT INTO pushed VALUES ('{KEY}', '{ref}', 'v1', 0), ('other', '{ref}', 'v9', 0);
+        INSERT INTO published VALUES ('{KEY}', 'e1', 17, 3, 0);
+        INSERT INTO seen VALUES ('{KEY}', '{ref}', 'v1', 'd1');
+        INSERT INTO staged (collection, stix_id, version, type, body, revoked, digest)
+            VALUES ('{KEY}', '{ref}', 'v2', 'indicator', '{{"id": "{ref}"}}', 0, 'd2');
+        INSERT INTO refs VALUES ('{KEY}', '{report}', '{ref}');
+        INSERT INTO containers VALUES ('{KEY}', '{report}', 1, NULL, NULL);
+        INSERT INTO loose VALUES ('{KEY}', 'identity--x');""")
+    old.commit()
+    old.close()
+    with SyncState(path) as state:
+        assert state.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+        assert state.cursor(KEY) == "2026-01-01T00:00:00.000000Z"
+        assert state.pushed_versions(KEY, [(ref, "v1"), (ref, "v9")]) == {(ref, "v1")}
+        assert state.pushed_versions("other", [(ref, "v9")]) == {(ref, "v9")}
+        assert state.published_timestamp(KEY, "e1") == 17
+        assert state.seen_digests(KEY, [ref]) == {(ref, "v1"): "d1", (ref, "v2"): "d2"}
+        assert state.staged_objects(KEY, [ref]) == {ref: {"id": ref}}
+        assert state.containers_referencing_many(KEY, [ref]) == {ref: {report}}
+        assert state.dirty_containers(KEY) == [report] and state.take_loose(KEY) == ["identity--x"]
+        assert state.counts() == {"pushed": 2, "published": 1, "seen": 1, "staged": 1, "containers": 1}
+        names = {r[0] for r in state.db.execute("SELECT name FROM sqlite_master")}
+        assert not any(name.endswith("_v2") for name in names) and "refs_by_ref" not in names
+    with SyncState(path) as state:  # opening again is a no-op
+        assert state.staged_version(KEY, ref) == "v2"
+
+
+def test_replaced_references_no_longer_point_at_the_container(tmp_path):
+    with SyncState(tmp_path / "s.sqlite") as state:
+        state.set_refs(KEY, "report--1", {"a", "b"})
+        state.set_refs(KEY, "report--2", {"b"})
+        state.set_refs(KEY, "report--1", {"b", "c"}, previous={"a", "b"})
+        assert state.containers_referencing_many(KEY, ["a", "b", "c"]) == {"b": {"report--1", "report--2"},
+                                                                           "c": {"report--1"}}
+
+
+def test_a_new_container_version_that_drops_a_member_is_not_dirtied_by_it(tmp_path):
+    collection = MemoryStixCollection()
+    _publish(tmp_path / "x", [make_event(1, 3)], collection)
+    store = MemoryEventStore()
+    _pull(tmp_path, collection, store)
+    report = next(o for _, o in collection.objects if o["type"] == "report")
+    dropped = sorted(r for r in report["object_refs"] if r.startswith("indicator--"))[0]
+    smaller = dict(report, modified="2030-01-01T00:00:00.000Z",
+                   object_refs=[r for r in report["object_refs"] if r != dropped])
+    collection.objects.append(("2030-01-02T00:00:00.000000Z", smaller))
+    again = _pull(tmp_path, collection, store)
+    assert again.events_updated == 1
+    with SyncState(settings_for(tmp_path, "b").state_path) as state:
+        assert state.containers_referencing("k", dropped) == []
+    member = next(o for _, o in collection.objects if o["id"] == dropped)
+    collection.objects.append(("2030-01-03T00:00:00.000000Z", dict(member, modified="2030-01-02T00:00:00.000Z")))
+    third = _pull(tmp_path, collection, store)  # the dropped member changes: its old event is left alone
+    assert third.new == 1 and third.events_updated == 0 and third.events_unchanged == 0
+
+
+def test_a_collection_id_made_in_a_rolled_back_transaction_is_not_reused(tmp_path):
+    with SyncState(tmp_path / "s.sqlite") as state:
+        with pytest.raises(RuntimeError), state.transaction():
+            state.record_pushed("first", [("indicator--x", "v")])
+            raise RuntimeError("rolled back")
+        state.record_pushed("second", [("indicator--y", "v")])
+        state.record_pushed("first", [("indicator--z", "v")])
+        assert state.pushed_versions("second", [("indicator--y", "v"), ("indicator--z", "v")]) == {
+            ("indicator--y", "v")}
+        assert state.pushed_versions("first", [("indicator--y", "v"), ("indicator--z", "v")]) == {
+            ("indicator--z", "v")}
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -255,3 +356,53 @@ def test_timestamps_with_offsets_are_read_in_utc(text, expected):
     from connectors.transport import format_timestamp, parse_timestamp
 
     assert format_timestamp(parse_timestamp(text)) == expected
+
+
+def test_a_failed_nested_transaction_undoes_only_its_own_changes(tmp_path):
+    with SyncState(tmp_path / "s.sqlite") as state:
+        with state.transaction():
+            state.record_pushed("k", [("indicator--kept", "v")])
+            with pytest.raises(RuntimeError), state.transaction():
+                state.record_pushed("k", [("indicator--undone", "v")])
+                raise RuntimeError("inner failure")
+            state.set_cursor("k", "2026-01-01T00:00:00.000000Z")
+        assert state.pushed_versions("k", [("indicator--kept", "v"), ("indicator--undone", "v")]) == {
+            ("indicator--kept", "v")}
+        assert state.cursor("k") == "2026-01-01T00:00:00.000000Z"
+
+
+class _FailingAfter(MemoryStixCollection):
+    """Serves its objects in pages of ``size`` and fails (connection lost) after ``pages`` of them."""
+
+    def __init__(self, objects, size, pages):
+        super().__init__()
+        self.all, self.size, self.fail_after = objects, size, pages
+
+    def pages(self, cursor, *, page_size):
+        from connectors.errors import TransportError
+        from connectors.transport import Page
+
+        for number, start in enumerate(range(0, len(self.all), self.size)):
+            if number == self.fail_after:
+                raise TransportError("connection lost (test)")
+            yield Page(objects=self.all[start:start + self.size], more=True, next="n", date_added_first=None,
+                       date_added_last=f"2030-01-01T00:00:{number:02d}.000000Z")
+
+
+def test_pages_completed_before_a_failure_are_committed_with_their_cursor(tmp_path):
+    from connectors.errors import TransportError
+
+    published = MemoryStixCollection()
+    _publish(tmp_path / "x", [make_event(i, 5) for i in range(4)], published)
+    objects = [o for _, o in published.objects]
+    source = _FailingAfter(objects, size=10, pages=3)
+    store = MemoryEventStore()
+    with pytest.raises(TransportError):
+        _pull(tmp_path, source, store)
+    with SyncState(settings_for(tmp_path, "b").state_path) as state:
+        assert state.cursor("k") == "2030-01-01T00:00:02.000000Z"
+        assert state.counts()["staged"] == 30  # three pages of ten, in one uncommitted group when it failed
+    source.fail_after = None
+    again = _pull(tmp_path, source, store)
+    assert again.duplicates == 30 and again.new == len(objects) - 30
+    assert {e["uuid"] for e in store.query()} == {make_event(i, 5)["uuid"] for i in range(4)}
