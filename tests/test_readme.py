@@ -31,3 +31,11 @@ def test_every_command_is_documented():
         if isinstance(command, click.Group):
             for sub in command.commands:
                 assert re.search(rf"legion {name}\b[^\n]*\b{re.escape(sub)}\b", README), f"legion {name} {sub}"
+
+
+def test_benchmarks_section_shows_the_recorded_results():
+    results = (REPO / "benchmarks" / "results.md").read_text(encoding="utf-8")
+    recorded = [line for line in results.splitlines() if line.startswith("|") or line.startswith("Rows measured")]
+    section = README.split("\n## Benchmarks", 1)[1].split("\n## ", 1)[0]
+    shown = [line for line in section.splitlines() if line.startswith("|") or line.startswith("Rows measured")]
+    assert shown == recorded, "README's benchmark table is stale: paste the table of benchmarks/results.md"

@@ -16,7 +16,7 @@ Durability is per batch (a single write is a batch of one): event files are not 
 ends, the event files written are flushed to disk (one ``syncfs`` of the folder's file system where Linux offers it,
 else one fsync per file) and the folder is fsync'ed, and only then are the manifest and hashes written (fsync'ed,
 renamed, folder fsync'ed). After a power cut the index therefore never announces an event file that did not reach the
-disk. One fsync per event file was a third of the pull path's own time at 5,000 events.
+disk. (One fsync per event file cost a pull of 5,000 events 8 s of its own 76 s.)
 """
 
 from __future__ import annotations
