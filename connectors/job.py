@@ -133,6 +133,10 @@ class RunSummary:
         for report in self.reports:
             if report.error:
                 lines.append(f"  error [{report.kind}] {report.key}: {report.error}")
+            if report.pull and report.pull.pages_without_cursor:
+                lines.append(f"  note [pull] {report.key}: {report.pull.pages_without_cursor} page(s) came without "
+                             "X-TAXII-Date-Added-Last; the cursor could not move past them, so the next run reads "
+                             "them again (duplicates are skipped)")
             for failure in ((report.push.failures if report.push else []) +
                             (report.pull.failures if report.pull else []))[:10]:
                 lines.append(f"  failure [{report.kind}] {report.key}: {failure}")

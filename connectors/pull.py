@@ -76,6 +76,7 @@ class PullStats:
     events_revoked: int = 0
     store_failures: int = 0
     restarts: int = 0
+    pages_without_cursor: int = 0  # pages with objects but no X-TAXII-Date-Added-Last: the cursor cannot pass them
     rejected: dict[str, int] = field(default_factory=dict)  # trust rejections by code (also counted in quarantined)
     corroborated: int = 0    # stored events updated because more members confirmed one of their indicators
     failures: list[str] = field(default_factory=list)
@@ -176,6 +177,11 @@ class Puller:
     # ---- staging ----------------------------------------------------------------------------------------------
 
     def _take_page(self, page: Page) -> None:
+        if page.objects and not page.date_added_last:
+            self.stats.pages_without_cursor += 1
+            if self.stats.pages_without_cursor == 1:
+                log.warning("%s: the server sent no X-TAXII-Date-Added-Last header, so the cursor cannot move past "
+                            "these objects; the next run reads them again (duplicates are skipped)", self.key)
         if self.dry_run:
             self.stats.pulled += len(page.objects)
             for item in page.objects:

@@ -406,3 +406,37 @@ def test_pages_completed_before_a_failure_are_committed_with_their_cursor(tmp_pa
     again = _pull(tmp_path, source, store)
     assert again.duplicates == 30 and again.new == len(objects) - 30
     assert {e["uuid"] for e in store.query()} == {make_event(i, 5)["uuid"] for i in range(4)}
+
+
+class _NoDateAddedHeader(MemoryStixCollection):
+    """A server that sends no X-TAXII-Date-Added-Last header."""
+
+    def __init__(self, objects, size):
+        super().__init__()
+        self.all, self.size = objects, size
+
+    def pages(self, cursor, *, page_size):
+        from connectors.transport import Page
+
+        for start in range(0, len(self.all), self.size):
+            yield Page(objects=self.all[start:start + self.size], more=start + self.size < len(self.all), next="n",
+                       date_added_first=None, date_added_last=None)
+
+
+def test_pages_without_a_date_added_header_are_reported_and_read_again_without_duplicates(tmp_path, caplog):
+    from connectors.job import CollectionReport, RunSummary
+
+    published = MemoryStixCollection()
+    _publish(tmp_path / "x", [make_event(i, 3) for i in range(2)], published)
+    objects = [o for _, o in published.objects]
+    source, store = _NoDateAddedHeader(objects, size=10), MemoryEventStore()
+    with caplog.at_level("WARNING", logger="connectors.pull"):
+        first = _pull(tmp_path, source, store)
+    assert first.pages_without_cursor == -(-len(objects) // 10) and first.events_new == 2
+    assert sum("no X-TAXII-Date-Added-Last" in r.getMessage() for r in caplog.records) == 1  # once per run
+    with SyncState(settings_for(tmp_path, "b").state_path) as state:
+        assert state.cursor("k") is None
+    second = _pull(tmp_path, source, store)
+    assert second.duplicates == len(objects) and second.new == 0 and len(list(store.query())) == 2
+    text = RunSummary("pull", False, [CollectionReport(key="k", kind="pull", pull=second)]).format()
+    assert f"note [pull] k: {second.pages_without_cursor} page(s) came without X-TAXII-Date-Added-Last" in text
