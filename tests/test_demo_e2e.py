@@ -35,10 +35,13 @@ def _server_processes() -> set[tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "demo-output"
+    folder = tmp_path_factory.mktemp("demo")
+    out = folder / "demo-output"
     before = _server_processes()
-    result = subprocess.run([sys.executable, "-m", "legion_misp", "demo", "--out", str(out)], capture_output=True,
-                            text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(REPO)})
+    # a relative --out from another working folder, as `make demo` runs it (paths written into the members'
+    # configurations must not be resolved against their own folders)
+    result = subprocess.run([sys.executable, "-m", "legion_misp", "demo", "--out", "demo-output"], cwd=folder,
+                            capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out, result.stdout, _server_processes() - before
 

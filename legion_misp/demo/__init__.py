@@ -33,6 +33,12 @@ class DemoContext:
     data: dict[str, Any] = field(default_factory=dict)  # what stages hand to later stages
     report: HtmlReport = field(default_factory=lambda: HtmlReport("legion-misp demo federation"))
 
+    def __post_init__(self) -> None:
+        # Absolute from the start: stages write these paths into member configurations, which resolve relative
+        # paths against their own folder.
+        self.out_dir = Path(self.out_dir).resolve()
+        self.events_dir = Path(self.events_dir).resolve()
+
     @property
     def report_path(self) -> Path:
         return self.out_dir / "report.html"
