@@ -21,7 +21,8 @@ from typing import Any
 SCHEMA_VERSION = 3
 # 2: staged rows carry their digest and a rowid; `seen` keeps only superseded versions.
 # 3: tables name their collection by a small integer (`collections.cid`) instead of the ~70-character key, and `refs`
-#    is one B-tree keyed by the referenced id (no second index): the pull path's random-key writes per page halved.
+#    is one B-tree keyed by the referenced id (no second index). Raw SQLite time of 350 pages × 1,000 objects:
+#    55.7 s → 32.3 s.
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -107,8 +108,7 @@ class SyncState:
         self._depth = 0
         self._cids: dict[str, int] = {}
         self._migrate()
-        for statement in _SCHEMA:
-            self.db.execute(statement)
+        self._create_tables()
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def _migrate(self) -> None:
@@ -126,6 +126,12 @@ class SyncState:
             with self.transaction():
                 step()
                 self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(int(row[0]) + 1),))
+
+    def _create_tables(self) -> None:
+        """The current schema's tables and indexes that do not exist yet (statement by statement: ``executescript``
+        would commit a migration's open transaction)."""
+        for statement in _SCHEMA:
+            self.db.execute(statement)
 
     def _migrate_1_to_2(self) -> None:
         self.db.create_function("sha256_hex", 1, lambda text: hashlib.sha256(text.encode("utf-8")).hexdigest(),
@@ -146,8 +152,7 @@ class SyncState:
             self.db.execute(f"DROP INDEX IF EXISTS {index}")
         for table in present:
             self.db.execute(f"ALTER TABLE {table} RENAME TO {table}_v2")
-        for statement in _SCHEMA:
-            self.db.execute(statement)
+        self._create_tables()
         for table in present:
             self.db.execute("INSERT OR IGNORE INTO collections (key) "  # noqa: S608 (names from _V2_TABLES)
                             f"SELECT DISTINCT collection FROM {table}_v2")

@@ -116,7 +116,11 @@ def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes], *, durable: bo
 
 def fsync_folder(folder: Path) -> None:
     """Make the entries of ``folder`` (files created or renamed in it) durable."""
-    fd = os.open(folder, os.O_RDONLY)
+    _fsync_path(folder)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -129,11 +133,7 @@ def make_durable(folder: Path, files: Iterable[Path]) -> None:
     if not _syncfs(folder):
         for path in files:
             with contextlib.suppress(FileNotFoundError):  # replaced or deleted since: nothing to flush
-                fd = os.open(path, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                _fsync_path(path)
     fsync_folder(folder)
 
 
