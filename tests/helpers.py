@@ -9,7 +9,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_EVENTS = REPO / "examples" / "events"
-SHARED = REPO.parent / "shared"
+FIXTURES = REPO / "tests" / "fixtures"  # copies of the public fixtures, with their licences (README.md there)
 
 
 def make_event(info: str = "Test event", *, timestamp: int = 1_700_000_000, n_attributes: int = 3,

@@ -9,7 +9,7 @@ import pytest
 from pymisp import MISPObject
 
 from legion_misp.mispmod import classify
-from tests.helpers import REPO, SHARED, train_model_file
+from tests.helpers import FIXTURES, REPO, train_model_file
 
 TEMPLATE = REPO / "legion_misp" / "data" / "objects" / "legion-verdict"
 SPAM = ("URGENT!!! You have WON $1,000,000 FREE money. Click here to claim your prize now, credit card required. "
@@ -55,7 +55,7 @@ def test_verdict_object_matches_its_template(model_path):
 
 
 def test_email_object_enrichment_and_tag(model_path):
-    fixture = json.loads((SHARED / "fixtures/misp_module_requests/derived/object_enrichment_standard.json").read_text())
+    fixture = json.loads((FIXTURES / "misp_module_requests/derived/object_enrichment_standard.json").read_text())
     email_object = {"name": "email", "uuid": str(uuid.uuid4()), "Attribute": [
         {"type": "email-subject", "object_relation": "subject", "value": "FREE money!!! claim now"},
         {"type": "email-body", "object_relation": "email-body", "value": SPAM}]}
@@ -107,7 +107,7 @@ def test_classify_through_the_real_server(module_server, model_path):
     assert meta["type"] == "expansion" and set(meta["meta"]["module-type"]) == {"expansion", "hover"}
     assert meta["mispattributes"]["format"] == "misp_standard" and "email" in meta["mispattributes"]["input"]
     for name in ("enrichment_standard.json", "hover_standard.json", "bulk_enrichment_standard.json"):
-        body = json.loads((SHARED / "fixtures/misp_module_requests/derived" / name).read_text())
+        body = json.loads((FIXTURES / "misp_module_requests/derived" / name).read_text())
         body.update(module="legion_classify", config={"model_path": str(model_path)})
         body["attribute"] = {**body["attribute"], "type": "email-body", "value": SPAM}
         answer = module_server.query(body)

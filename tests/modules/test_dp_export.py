@@ -10,7 +10,7 @@ import pytest
 import stix2
 
 from legion_misp.mispmod import dp_export
-from tests.helpers import REPO, SHARED, load_example_events
+from tests.helpers import FIXTURES, REPO, load_example_events
 
 EXAMPLE_TOML = (REPO / "legion_misp" / "data" / "legion.example.toml").read_text()
 
@@ -65,7 +65,7 @@ def test_stix_export_is_valid_sanitised_and_debited(config_path, tmp_path):
 
 
 def test_misp_format_and_internal_shape(config_path):
-    body = json.loads((SHARED / "fixtures/misp_module_requests/export_threat_connect.json").read_text())
+    body = json.loads((FIXTURES / "misp_module_requests/export_threat_connect.json").read_text())
     body["config"] = {"config_path": str(config_path), "format": "misp"}
     unpublished = dp_export.dict_handler(body)
     assert "stays home" in unpublished["error"] and "publish" in unpublished["error"]
@@ -106,7 +106,7 @@ def test_export_through_the_real_server(module_server, config_path):
     meta = listed["legion_dp_export"]
     assert meta["type"] == "export_mod" and meta["meta"]["require_standard_format"] is True
     assert meta["mispattributes"]["outputFileExtension"] == "json"
-    body = json.loads((SHARED / "fixtures/misp_module_requests/derived/export_standard_format.json").read_text())
+    body = json.loads((FIXTURES / "misp_module_requests/derived/export_standard_format.json").read_text())
     body["module"] = "legion_dp_export"
     body["config"] = {"config_path": str(config_path)}
     body["data"][0]["Event"]["published"] = True  # MISP offers export modules on published events only

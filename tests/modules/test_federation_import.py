@@ -11,9 +11,9 @@ import pytest
 
 from legion_misp.demo.federation import SimMember, ip_indicator, report
 from legion_misp.mispmod import federation_import
-from tests.helpers import SHARED
+from tests.helpers import FIXTURES
 
-STIX = SHARED / "fixtures" / "stix"
+STIX = FIXTURES / "stix"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 SHARED_IP, LIE = "198.51.100.7", "203.0.113.66"
 
@@ -110,7 +110,7 @@ def test_import_through_the_real_server(module_server, config_path, members):
     meta = listed["legion_federation_import"]
     assert meta["type"] == "import_mod" and meta["mispattributes"]["format"] == "misp_standard"
     assert set(meta["mispattributes"]["inputSource"]) == {"file", "paste"}
-    body = json.loads((SHARED / "fixtures/misp_module_requests/derived/import.json").read_text())
+    body = json.loads((FIXTURES / "misp_module_requests/derived/import.json").read_text())
     body.update(module="legion_federation_import", config={"config_path": str(config_path)})
     body["data"] = _request(_federation_bundle(members), config_path)["data"]
     answer = module_server.query(body, timeout=60)

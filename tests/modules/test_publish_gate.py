@@ -10,7 +10,7 @@ import pytest
 from legion_misp.config import load_default_config
 from legion_misp.privacy.findings import publish_gate_findings
 from legion_misp.privacy.policy import Policy
-from tests.helpers import REPO, SHARED, load_example_events, make_event
+from tests.helpers import FIXTURES, REPO, load_example_events, make_event
 
 CONFIG = REPO / "legion_misp" / "data" / "legion.example.toml"
 CONFIG_OBJ = load_default_config()
@@ -79,7 +79,7 @@ def test_gate_through_the_real_server(module_server):
 
 @pytest.mark.slow
 def test_gate_on_the_shared_workflow_fixture(module_server):
-    body = json.loads((SHARED / "fixtures/misp_module_requests/derived/action_workflow.json").read_text())
+    body = json.loads((FIXTURES / "misp_module_requests/derived/action_workflow.json").read_text())
     body["module"] = "legion_publish_gate"
     body["params"] = {"config_path": str(CONFIG)}
     # The fixture's event (tlp:white, distribution 3) holds google.com|127.0.0.1: loopback is not internal here.

@@ -18,17 +18,7 @@ from connectors.settings import CollectionSettings, SyncSettings
 from connectors.testing.servers import MedallionServer, OpenTaxiiServer
 from legion_misp.secrets import Secret
 
-
-def _fixtures_dir() -> Path:
-    """``shared/fixtures/stix`` beside the repository (CI lays ``shared/`` next to its clone), else /work/shared."""
-    for candidate in (os.environ.get("LEGION_SHARED_DIR"), Path(__file__).resolve().parents[3] / "shared",
-                      "/work/shared"):
-        if candidate and (Path(candidate) / "fixtures" / "stix").is_dir():
-            return Path(candidate) / "fixtures" / "stix"
-    return Path("/work/shared/fixtures/stix")
-
-
-FIXTURES = _fixtures_dir()
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stix"  # public fixtures, licences there
 PASSWORDS = {"orgA": "orgA-pass", "orgB": "orgB-pass", "orgC": "orgC-pass"}
 POOL = [f"c{i}" for i in range(10)]
 
