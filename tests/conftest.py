@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests may read ../shared (reference data); the product never does."""
+"""Shared fixtures. Test data lives in tests/fixtures (public copies with licences); the product reads none of it."""
 
 from __future__ import annotations
 
