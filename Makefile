@@ -6,12 +6,13 @@ STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_BENCH := $(VENV)/.installed-bench
 
-.PHONY: demo test bench lint clean help
+.PHONY: demo test bench docs lint clean help
 
 help:
 	@echo "make demo   - create .venv, install legion-misp, run 'legion demo' (writes ./demo-output/)"
 	@echo "make test   - create .venv, install with test extras, run ruff and pytest"
-	@echo "make bench  - run the benchmarks, write benchmarks/results.md and benchmarks/results.json"
+	@echo "make bench  - run the benchmarks, write benchmarks/results.md and benchmarks/results.json, update docs/"
+	@echo "make docs   - regenerate docs/configuration.md and docs/benchmarks.md from the code and benchmarks/results.md"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,10 @@ test: lint
 
 bench: $(STAMP_BENCH)
 	$(BIN)/python -m benchmarks.run_all
+	$(BIN)/python docs/generate.py
+
+docs: $(STAMP_DEMO)
+	$(BIN)/python docs/generate.py
 
 clean:
 	rm -rf $(VENV) demo-output benchmarks/out

@@ -66,14 +66,14 @@ def check(ctx: click.Context, path: str | None) -> None:
 
 
 @config.command("reference")
-@click.option("--markdown", is_flag=True, help="Markdown tables (the README's configuration reference).")
+@click.option("--markdown", is_flag=True, help="Markdown tables (as in docs/configuration.md).")
 def reference(markdown: bool) -> None:
     """Print every configuration key with its type, default and meaning.
 
     \b
     Example:
       legion config reference | less
-      legion config reference --markdown > docs/config.md
+      legion config reference --markdown   # the tables of docs/configuration.md (`make docs`)
     """
     for section, keys in registered_sections().items():
         click.echo(_markdown_section(section, keys) if markdown else _text_section(section, keys))
