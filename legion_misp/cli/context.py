@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..config import Config, load_config
+from ..config import Config
+from ..sections import load_config
 
 
 @dataclass

@@ -264,7 +264,7 @@ def federation_stage(ctx: DemoContext) -> StageResult:
                                           "revoked_at": (now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}]
             roster.append(entry)
         configs = {}
-        from ..config import load_config
+        from ..sections import load_config
 
         for p in [*HONEST, MALICIOUS]:
             collections = [{"url": server.api_root, "collection": ids["federation"], "direction": "both",

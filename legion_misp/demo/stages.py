@@ -15,7 +15,8 @@ from . import DemoContext, Stage, StageResult
 
 def demo_config(ctx: DemoContext) -> object:
     """The embedded example configuration, with the example staff directory as ``sensitive_terms_file``."""
-    from ..config import example_config_text, parse_config
+    from ..config import example_config_text
+    from ..sections import parse_config
 
     text = example_config_text()
     staff = ctx.events_dir.parent / "staff-directory.txt"
@@ -77,10 +78,10 @@ def sanitize_examples(ctx: DemoContext) -> StageResult:
 
     No longer one of :data:`STAGES`: the federation stage sanitises every member's feed with its own ledger (and
     reuses :func:`_report_sanitize` for member-7f3a). Kept as the single-organisation building block."""
-    from ..config import load_default_config
     from ..privacy.ledger import Ledger
     from ..privacy.release import sanitize_events
     from ..privacy.sanitizer import Sanitizer
+    from ..sections import load_default_config
 
     config = ctx.data.get("config") or load_default_config(base_dir=ctx.out_dir)
     sanitizer = Sanitizer.from_config(config, pseudonym_key=_demo_federation_key(ctx.out_dir))

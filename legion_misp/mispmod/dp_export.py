@@ -20,6 +20,7 @@ from typing import Any
 from ..privacy.ledger import BudgetExceeded
 from ..privacy.release import sanitize_events
 from ..privacy.sanitizer import Sanitizer
+from ..stix.codec import MispToStix
 from ..stores import MemoryEventStore
 from .common import ModuleInputError, bytes_handler, contain, module_config
 from .settings import federation_key, ledger_override, legion_config
@@ -94,8 +95,6 @@ def _drop_reasons(report: Any) -> list[str]:
 
 
 def _stix_bundle(events: list[dict[str, Any]]) -> dict[str, Any]:
-    from legion_misp.stix.codec import MispToStix
-
     converter = MispToStix()
     objects = [json.loads(obj.data) for event in events for obj in converter.convert(event)]
     return {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}

@@ -11,9 +11,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, load_config
+from ..config import Config
 from ..errors import ConfigError
 from ..secrets import Secret, is_secret_reference
+from ..sections import load_config
 from .common import ModuleInputError
 
 

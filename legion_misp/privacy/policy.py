@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from ..config import register_section
 from ..errors import ConfigError, ConfigProblem
 from ..schema import Key, in_range, one_of
 from ..timeutil import is_duration, parse_duration
@@ -127,7 +126,9 @@ PRIVACY_KEYS: tuple[Key, ...] = (
     Key("stats_distribution", int, 1, "Distribution of the released statistics event.", check=in_range(0, 3)),
 )
 
-register_section("privacy", PRIVACY_KEYS)
+# The federation-wide pseudonym key sits in [federation] (every member holds the same one).
+PSEUDONYM_KEY = Key("pseudonym_key", str, None, "Federation-wide HMAC key for keyed pseudonyms, as 'env:NAME' or "
+                    "'file:PATH'.", secret=True)
 
 
 @dataclass(frozen=True)
