@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from legion_misp.cli import cli
+from legion_misp.cli import cli, subcommands
 from legion_misp.stores import FeedStore
 from tests.helpers import EXAMPLE_EVENTS, REPO, make_event
 
@@ -23,7 +23,7 @@ def _run(*args: str, env: dict | None = None, cwd: Path | None = None) -> subpro
 def _walk(command: click.Command, path: tuple[str, ...] = ()):
     yield path, command
     if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
+        for name, sub in subcommands(command).items():
             yield from _walk(sub, (*path, name))
 
 

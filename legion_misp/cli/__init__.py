@@ -1,7 +1,8 @@
 """The ``legion`` command line.
 
 Exit codes: 0 everything succeeded; 1 some items failed (the others were processed); 2 usage or configuration error.
-Subcommands live in one module each (``<name>_cmd.py``) and are registered in :data:`COMMAND_MODULES`.
+Subcommands live in one module each (``<name>_cmd.py``), listed in :data:`COMMAND_MODULES` and imported only when
+used (click's lazy-loading pattern), so ``legion sync run`` does not load the learning stack and vice versa.
 """
 
 from __future__ import annotations
@@ -35,7 +36,22 @@ Secrets are never written in the config: use env:NAME or file:PATH.
 """
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported from :data:`COMMAND_MODULES` when first looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *(name for _, name in COMMAND_MODULES)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            for module_name, attribute in COMMAND_MODULES:
+                if attribute == cmd_name:
+                    self.add_command(getattr(importlib.import_module(module_name), attribute))
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="LEGION_CONFIG",
               default="legion.toml", show_default=True, show_envvar=True,
               help="Configuration file (TOML).")
@@ -60,13 +76,11 @@ def _config_given(ctx: click.Context) -> bool:
     return source is not None and source.name != "DEFAULT"
 
 
-def _register_commands() -> None:
-    for module_name, attribute in COMMAND_MODULES:
-        module = importlib.import_module(module_name)
-        cli.add_command(getattr(module, attribute))
-
-
-_register_commands()
+def subcommands(group: click.Group) -> dict[str, click.Command]:
+    """Every subcommand of ``group`` by name (imports the lazy ones), for documentation and tests."""
+    with click.Context(group) as ctx:
+        return {name: command for name in group.list_commands(ctx)
+                if (command := group.get_command(ctx, name)) is not None}
 
 
 def main(argv: list[str] | None = None) -> None:

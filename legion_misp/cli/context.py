@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from ..config import Config
-from ..sections import load_config
 
 
 @dataclass
@@ -21,6 +20,8 @@ class CliState:
     def config(self) -> Config:
         """The validated configuration (raises ConfigError, exit code 2, with every problem listed)."""
         if self._config is None:
+            from ..sections import load_config  # the schema imports every subsystem: not for `legion --help`
+
             self._config = load_config(Path(self.config_path))
         return self._config
 
