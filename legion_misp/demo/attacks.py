@@ -35,6 +35,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ..secrets import write_secret_file
 from ..timeutil import format_time
 from ..trust import EXTENSION_ID, Roster, Signer, public_key_text, signing_payload
 from ..trust.signing import b64url
@@ -148,9 +149,7 @@ def write_password_files(folder: Path, passwords: dict[str, str]) -> dict[str, s
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     references = {}
     for user, password in passwords.items():
-        path = folder / f"{user}.password"
-        path.write_text(password, encoding="utf-8")
-        path.chmod(0o600)
+        path = write_secret_file(folder / f"{user}.password", password, replace=True)
         references[user] = f"file:{path}"
     return references
 

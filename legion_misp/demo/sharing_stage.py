@@ -27,7 +27,6 @@ import copy
 import dataclasses
 import datetime as dt
 import json
-import os
 import re
 import secrets
 import shutil
@@ -36,6 +35,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ..secrets import write_secret_file
 from ..stores import FeedStore
 from ..stores.events import iter_attributes
 from . import DemoContext, StageResult
@@ -189,15 +189,6 @@ def member_config_text(pseudonym: str, *, roster: list[dict[str, Any]], collecti
     return "\n".join(lines) + "\n"
 
 
-def _write_secret(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    path.chmod(0o600)
-    return path
-
-
 # ---- the stage --------------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -241,8 +232,9 @@ def federation_stage(ctx: DemoContext) -> StageResult:
     keys = {p: generate_key_file(members_dir / p / "keys" / f"{p}.ed25519.pem") for p in [*HONEST, MALICIOUS]}
     stolen = SimMember("member-5be0")  # an old key of member-5be0, stolen and revoked yesterday
     stranger = SimMember("member-x")   # not on the roster
-    pseudonym_key = _write_secret(members_dir / "federation-pseudonym.key", secrets.token_hex(32))
-    passwords = {p: _write_secret(members_dir / p / "secrets" / "taxii.password", secrets.token_urlsafe(16))
+    pseudonym_key = write_secret_file(members_dir / "federation-pseudonym.key", secrets.token_hex(32), replace=True)
+    passwords = {p: write_secret_file(members_dir / p / "secrets" / "taxii.password", secrets.token_urlsafe(16),
+                                   replace=True)
                  for p in [*HONEST, MALICIOUS]}
     staff = ctx.events_dir.parent / "staff-directory.txt"
 

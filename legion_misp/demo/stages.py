@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections import Counter
 from pathlib import Path
 
 from ..errors import StoreError
+from ..secrets import write_secret_file
 from ..stores import FeedStore
 from ..stores.events import iter_attributes
 from . import DemoContext, Stage, StageResult
@@ -63,13 +63,11 @@ DEMO_KEY_FILE = "demo-federation.key"
 DEMO_LEDGER_FILE = "demo-privacy-ledger.sqlite"
 
 
-def _demo_federation_key(out_dir: Path) -> bytes:
-    """The demo's federation HMAC key: generated once into ``out_dir`` (mode 0600), never printed."""
+def _demo_pseudonym_key(out_dir: Path) -> bytes:
+    """The demo's pseudonym key: generated once into ``out_dir`` (mode 0600), never printed."""
     path = out_dir / DEMO_KEY_FILE
     if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_hex(32))
+        write_secret_file(path, secrets.token_hex(32))
     return path.read_text(encoding="utf-8").strip().encode("utf-8")
 
 
@@ -84,7 +82,7 @@ def sanitize_examples(ctx: DemoContext) -> StageResult:
     from ..sections import load_default_config
 
     config = ctx.data.get("config") or load_default_config(base_dir=ctx.out_dir)
-    sanitizer = Sanitizer.from_config(config, pseudonym_key=_demo_federation_key(ctx.out_dir))
+    sanitizer = Sanitizer.from_config(config, pseudonym_key=_demo_pseudonym_key(ctx.out_dir))
     ledger_path = ctx.out_dir / DEMO_LEDGER_FILE
     ledger_path.unlink(missing_ok=True)  # demo only: every demo run starts with a full budget
     ledger = Ledger(ledger_path, budget_epsilon=10.0, budget_delta=1e-4, window_days=30)

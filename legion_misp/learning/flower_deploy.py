@@ -29,6 +29,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from ..secrets import write_secret_file
 from .data import Dataset, Splits
 from .simulation import TrainingConfig
 
@@ -118,9 +119,7 @@ def make_node_key(directory: str | Path, name: str) -> tuple[Path, Path]:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    write_secret_file(path, data, replace=True)
 
 
 # ------------------------------------------------------------------------------------------------ the Flower app

@@ -126,7 +126,7 @@ class Sanitizer:
         ``seed`` switches to :class:`SeededNoise` (tests only, not private).
         """
         policy = Policy.from_config(config)
-        key = pseudonym_key if pseudonym_key is not None else _federation_key(config)
+        key = pseudonym_key if pseudonym_key is not None else _pseudonym_key(config)
         try:
             pseudonymizer = Pseudonymizer(key) if key is not None else None
         except PseudonymKeyError as exc:
@@ -547,7 +547,7 @@ def _build_mechanisms(policy: Policy) -> dict[str, Any]:
     return mechanisms
 
 
-def _federation_key(config: Config) -> bytes | None:
+def _pseudonym_key(config: Config) -> bytes | None:
     reference = config.section("federation")["pseudonym_key"]
     if reference is None:
         return None
