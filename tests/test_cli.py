@@ -110,3 +110,14 @@ def test_demo_runs_and_can_be_rerun(tmp_path):
     second = _run("demo", "--out", str(tmp_path / "demo"))
     assert second.returncode == 0 and "unchanged" in second.stdout
     assert len(list(FeedStore(tmp_path / "demo" / "feed-local").query())) == len(list(EXAMPLE_EVENTS.glob("*.json")))
+
+
+def test_declared_command_summaries_match_the_commands():
+    """`legion --help` lists commands from COMMAND_MODULES without importing them: the summaries must not drift."""
+    from legion_misp.cli import COMMAND_MODULES
+
+    commands = subcommands(cli)
+    for _, name, summary in COMMAND_MODULES:
+        assert (commands[name].help or "").split("\n")[0].strip() == summary, name
+    listed = CliRunner().invoke(cli, ["--help"]).output
+    assert all(f"  {name} " in listed for _, name, _ in COMMAND_MODULES)

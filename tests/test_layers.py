@@ -118,13 +118,19 @@ def test_the_checker_sees_an_upward_import():
     assert f"{where}:2 imports legion_misp.stores" in found and f"{where}:3 imports legion_misp.demo" in found
 
 
-@pytest.mark.parametrize("entry", ["legion_misp.cli", "legion_misp.sections", "legion_misp.mispmod.dp_export",
-                                   "legion_misp.mispmod.federation_import", "legion_misp.mispmod.classify",
-                                   "legion_misp.mispmod.publish_gate", "connectors.job"])
+ENTRY_POINTS = ["legion_misp.cli", "legion_misp.sections", "legion_misp.demo.stages", "legion_misp.mispmod.dp_export",
+                "legion_misp.mispmod.federation_import", "legion_misp.mispmod.classify",
+                "legion_misp.mispmod.publish_gate", "connectors.job"]
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
 def test_importing_needs_no_optional_extra(entry):
-    """Flower, matplotlib, scikit-learn, the accountants, medallion and misp-modules are imported only where used."""
+    """Flower, matplotlib, scikit-learn, the accountants, medallion and misp-modules are imported only where used
+    (for the CLI: every subcommand, as `legion --help` loads them)."""
     blocked = "; ".join(f"sys.modules[{name!r}] = None" for name in OPTIONAL)
     code = f"import sys; {blocked}; import {entry}"
+    if entry == "legion_misp.cli":
+        code += "; from legion_misp.cli import cli, subcommands; assert len(subcommands(cli)) >= 9"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-2000:]

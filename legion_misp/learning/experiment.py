@@ -202,7 +202,7 @@ def run_experiment(
 
 
 def _time_central_fit(splits: Splits) -> float:
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # learning extra, slow to import: only here
 
     t0 = time.perf_counter()
     LogisticRegression(max_iter=2000).fit(splits.train.X[:, :-1], splits.train.y)
@@ -363,7 +363,7 @@ def markdown_report(result: ExperimentResult) -> str:
 
 def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     """Accuracy per round, accuracy vs ε, accuracy under each Byzantine behaviour (PNG, Agg backend)."""
-    import matplotlib
+    import matplotlib  # optional plots, ~0.5 s to import
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -74,7 +74,7 @@ def load_member_data(path: str | Path, preprocessor: str = PREPROCESSOR) -> Data
 def _open_ledger(node_config: dict[str, Any]) -> Any:
     if not node_config.get("ledger-path"):
         return None
-    from legion_misp.privacy.ledger import Ledger
+    from legion_misp.privacy.ledger import Ledger  # a process per round: only members with a ledger pay for it
 
     return Ledger(str(node_config["ledger-path"]), budget_epsilon=float(node_config.get("ledger-epsilon", 10.0)))
 

@@ -28,6 +28,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..secrets import write_secret_file
 from .data import Dataset, Splits
@@ -60,11 +64,6 @@ def make_tls_material(directory: str | Path, hosts: Sequence[str] = ("127.0.0.1"
 
     Keys are EC P-384, written with mode 0600. For production, use your organisation's PKI instead.
     """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
@@ -104,9 +103,6 @@ def make_tls_material(directory: str | Path, hosts: Sequence[str] = ("127.0.0.1"
 
 def make_node_key(directory: str | Path, name: str) -> tuple[Path, Path]:
     """Create a SuperNode authentication key pair (EC P-384, OpenSSH format); return (private, public) paths."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP384R1())
@@ -249,7 +245,6 @@ class LocalDeployment:
 
     Use as a context manager; leaving the block stops every process it started, by PID.
     """
-
     workdir: Path
     member_data: list[Path]
     ledger_dir: Path | None = None

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..config import Config
 from ..errors import ConfigError
+from ..privacy.ledger import Ledger, open_ledger
 from ..secrets import Secret, is_secret_reference
 from ..sections import load_config
 from .common import ModuleInputError
@@ -43,8 +44,6 @@ def pseudonym_key(settings: dict[str, str], config: Config) -> bytes | None:
 
 
 def ledger_override(settings: dict[str, str], config: Config) -> Any:
-    from ..privacy.ledger import Ledger, open_ledger
-
     ledger = open_ledger(config)
     if settings.get("ledger_path"):
         return Ledger(Path(settings["ledger_path"]).expanduser(), budget_epsilon=ledger.budget_epsilon,

@@ -42,7 +42,7 @@ def open_store(config: Config) -> EventStore:
     section = config.section("store")
     if section["kind"] == "feed":
         return FeedStore(config.resolve_path(section["path"]))
-    from .misp_api import MispApiStore
+    from .misp_api import MispApiStore  # PyMISP takes ~0.2 s to import: only for kind = "misp"
 
     api_key = config.secret(section["api_key"])
     if api_key is None or not section["url"]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from ..errors import ConfigError, ConfigProblem
 from ..timeutil import parse_time
 
@@ -39,8 +41,6 @@ def is_ed25519_public_key(value: Any) -> str | None:
 
 
 def decode_ed25519_public_key(value: Any) -> bytes:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
     if not isinstance(value, str):
         raise ValueError("not a string")
     text = value.removeprefix("ed25519:").strip()
