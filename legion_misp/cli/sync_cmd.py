@@ -14,13 +14,11 @@ from collections.abc import Callable
 
 import click
 
-from connectors.job import SyncJob, run_lock
-from connectors.quarantine import retry_quarantine
+from connectors.job import SyncJob
+from connectors.quarantine import retry_configured
 from connectors.settings import CollectionSettings, SyncSettings
 from connectors.state import SyncState
 from legion_misp.errors import LockedError
-from legion_misp.stores import open_store
-from legion_misp.trust import TrustPolicy
 
 from ..errors import EXIT_ITEM_FAILURES, EXIT_USAGE
 from ..timeutil import parse_duration
@@ -229,12 +227,7 @@ def quarantine_retry(ctx: click.Context, entry_ids: tuple[int, ...], retry_all: 
     """
     if not entry_ids and not retry_all:
         raise click.UsageError("give entry ids or --all")
-    config = state(ctx).config()
-    settings = SyncSettings.from_config(config)
-    trust = TrustPolicy.from_config(config)  # retried objects are verified again, never waved through
-    with run_lock(settings.lock_path), SyncState(settings.state_path) as db:
-        resolved, still = retry_quarantine(db, open_store(config), settings, None if retry_all else list(entry_ids),
-                                           trust=trust)
+    resolved, still = retry_configured(state(ctx).config(), None if retry_all else list(entry_ids))
     click.echo(f"{resolved} resolved, {still} still quarantined")
     if still:
         ctx.exit(EXIT_ITEM_FAILURES)
