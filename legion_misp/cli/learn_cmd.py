@@ -19,9 +19,9 @@ import click
 import numpy as np
 
 from ..learning.aggregators import Aggregator
-from ..learning.data import SPAMBASE_DESCRIPTION, load_spambase, partition_iid, partition_label_skew, stratified_split
+from ..learning.data import SPAMBASE_DESCRIPTION, load_spambase
 from ..learning.experiment import PRESETS, prepare_seed, run_experiment, write_outputs
-from ..learning.flower_deploy import FlowerDeploymentError, run_local_deployment
+from ..learning.flower_deploy import FlowerDeploymentError, deployment_data, run_local_deployment
 from ..learning.model_io import ModelFile, save_model
 from ..learning.simulation import SimulationResult, TrainingConfig, build_federation
 from ..privacy.ledger import BudgetExceeded, Ledger
@@ -220,10 +220,7 @@ def flower(workdir: str | None, model_out: str | None, aggregator: str, ledger_d
     """
     config = _config(**{k: opts[k] for k in ("members", "rounds", "epsilon", "no_dp", "delta", "local_epochs",
                                              "batch_size", "clip_norm", "accountant")})
-    rng = np.random.default_rng([opts["seed"], 0])
-    splits = stratified_split(load_spambase(), rng=rng)
-    divide = partition_iid if opts["partition"] == "iid" else partition_label_skew
-    parts = divide(splits.train, opts["members"], rng)
+    parts, splits = deployment_data(opts["members"], partition=opts["partition"], seed=opts["seed"])
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="legion-flower-"))
     try:
         result = run_local_deployment(parts, splits, config, workdir=work, aggregator=aggregator,

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..secrets import write_secret_file
-from .data import Dataset, Splits
+from .data import Dataset, Splits, load_spambase, partition_iid, partition_label_skew, stratified_split
 from .simulation import TrainingConfig
 
 INSTALL_HINT = "pip install 'legion-misp[federated]'"
@@ -412,6 +412,15 @@ class DeploymentResult:
     summary: dict[str, Any]
     model_path: Path | None
     workdir: Path
+
+
+def deployment_data(members: int, *, partition: str = "iid", seed: int = 0) -> tuple[list[Dataset], Splits]:
+    """The bundled Spambase data for a local deployment: a stratified split (raw features: each SuperNode
+    preprocesses its own part) and the training part divided among ``members`` ("iid" or "label-skew")."""
+    rng = np.random.default_rng([seed, 0])
+    splits = stratified_split(load_spambase(), rng=rng)
+    divide = partition_iid if partition == "iid" else partition_label_skew
+    return divide(splits.train, members, rng), splits
 
 
 def run_local_deployment(
