@@ -134,3 +134,23 @@ def test_importing_needs_no_optional_extra(entry):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_one_error_hierarchy():
+    """Every exception class the wheel defines derives from legion_misp.errors.LegionError (private helpers
+    excepted), so callers catch one base and the CLI prints one located message with its exit code."""
+    import importlib
+    import inspect
+
+    from legion_misp.errors import LegionError
+
+    outside = []
+    for module_name, _path in _modules("legion_misp", "connectors"):
+        if module_name.endswith("__main__") or "flower_app" in module_name or "estimator" in module_name:
+            continue  # flower_app needs Flower, estimator scikit-learn: both define no exception
+        module = importlib.import_module(module_name)
+        for name, value in vars(module).items():
+            if (inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == module_name
+                    and not name.startswith("_") and not issubclass(value, LegionError)):
+                outside.append(f"{module_name}.{name}")
+    assert outside == []

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..errors import LegionError
 from ..secrets import write_secret_file
 from .data import Dataset, Splits, load_spambase, partition_iid, partition_label_skew, stratified_split
 from .simulation import TrainingConfig
@@ -42,7 +43,7 @@ APP_MODULE = "legion_flower_app"
 CONNECTION = "legion"
 
 
-class FlowerDeploymentError(RuntimeError):
+class FlowerDeploymentError(LegionError, RuntimeError):
     """A Flower process failed to start, the run failed, or it produced no result. Names the log to read."""
 
 

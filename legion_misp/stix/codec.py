@@ -19,6 +19,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import LegionError
+
 log = logging.getLogger(__name__)
 
 CONTAINER_TYPES = frozenset({"report", "grouping"})
@@ -32,7 +34,7 @@ NAMESPACE = uuid.UUID("8c5a3c56-6d0e-4c3f-9a51-6b1f3f1f9e01")  # uuid5 namespace
 PEER_TAG = 'legion:peer="{}"'
 
 
-class ObjectRejected(ValueError):
+class ObjectRejected(LegionError, ValueError):
     """A pulled object fails a check; the message is the quarantine reason."""
 
 
@@ -120,7 +122,7 @@ class StixObject:
         return (self.id, self.version)
 
 
-class ConversionError(ValueError):
+class ConversionError(LegionError, ValueError):
     """misp-stix could not convert an event; names the event uuid."""
 
 
