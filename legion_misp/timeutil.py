@@ -10,16 +10,21 @@ from typing import Any
 UTC = dt.UTC
 
 
-def parse_time(value: Any, *, assume_utc: bool = False) -> dt.datetime:
+def parse_time(value: Any, *, assume_utc: bool = False, allow_date: bool = False) -> dt.datetime:
     """Parse an RFC 3339 string, or take an aware :class:`datetime` (TOML datetimes), into aware UTC.
 
-    Raises ``ValueError`` for anything else, including a timestamp without a time zone unless ``assume_utc`` (what
-    TAXII servers that drop the ``Z`` need) reads it as UTC.
+    A space may stand for the ``T`` (RFC 3339, 5.6). Raises ``ValueError`` for anything else, including a timestamp
+    without a time zone unless ``assume_utc`` reads it as UTC (TAXII servers and MISP that drop the ``Z``), and a
+    date alone unless ``allow_date`` reads it as midnight (MISP's ``first_seen`` / ``last_seen`` may be one).
     """
     if isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, str):
         text = value.strip()
+        if re.match(r"\d{4}-\d{2}-\d{2} \d", text):
+            text = text[:10] + "T" + text[11:]
+        elif allow_date and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            text += "T00:00:00"
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         head, dot, rest = text.partition(".")

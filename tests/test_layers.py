@@ -154,3 +154,10 @@ def test_one_error_hierarchy():
                     and not name.startswith("_") and not issubclass(value, LegionError)):
                 outside.append(f"{module_name}.{name}")
     assert outside == []
+
+
+def test_one_rfc3339_parser():
+    """Timestamps are parsed in legion_misp/timeutil.py only (STIX, TAXII cursors, MISP first_seen alike)."""
+    callers = [str(p.relative_to(REPO)) for root in ("legion_misp", "connectors") for p in (REPO / root).rglob("*.py")
+               if "fromisoformat(" in p.read_text(encoding="utf-8")]
+    assert callers == ["legion_misp/timeutil.py"]

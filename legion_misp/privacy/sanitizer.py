@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import ConfigError, EventFormatError
 from ..stores.events import check_event, is_published
+from ..timeutil import parse_time
 from . import gates
 from .mechanisms import (
     BoundedTimestampPairMechanism,
@@ -609,12 +610,9 @@ def _epoch(value: Any) -> int | None:
     if as_int is not None:
         return as_int
     try:
-        parsed = dt.datetime.fromisoformat(str(value).strip())
+        return int(parse_time(str(value), assume_utc=True, allow_date=True).timestamp())
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return int(parsed.timestamp())
 
 
 def _epoch_int(value: Any) -> int | None:
