@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..learning.data import SPAMBASE_DESCRIPTION, load_spambase
-from ..learning.experiment import prepare_seed
+from ..learning.experiment import PAPER_FL_ACCURACY, PAPER_FLDP_ACCURACY, prepare_seed
 from ..learning.features import spambase_features_from_misp
 from ..learning.model_io import ModelFile, load_model, save_model
 from ..learning.simulation import TrainingConfig, build_federation
@@ -30,7 +30,7 @@ SAMPLE_EMAIL = {"name": "email", "Attribute": [
 ]}
 
 
-PAPER_ACCURACY = {"FL (paper, CAN)": 98.42, "FL+DP (paper, CAN)": 85.98}
+PAPER_ACCURACY = {"FL (paper, CAN)": PAPER_FL_ACCURACY, "FL+DP (paper, CAN)": PAPER_FLDP_ACCURACY}
 
 
 def accuracy_figure(results: dict[str, Any]) -> Any:
