@@ -17,7 +17,8 @@ from phonenumbers import SUPPORTED_REGIONS
 
 from ..config import register_section
 from ..errors import ConfigError, ConfigProblem
-from ..schema import Key, in_range, is_duration, one_of, parse_duration
+from ..schema import Key, in_range, one_of
+from ..timeutil import is_duration, parse_duration
 from .detectors import DEFAULT_PHONE_REGIONS, DETECTORS, DetectorSet, compile_hostname_pattern
 from .mechanisms import truncated_end_delta
 
