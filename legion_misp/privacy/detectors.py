@@ -74,18 +74,31 @@ def _digits(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
 
+def _shorter(match: re.Match[str]) -> Iterator[tuple[int, str]]:
+    """The match and each shorter prefix ending before a separator (the greedy pattern may take a following word)."""
+    value = match.group(0)
+    yield len(value), value
+    for index in range(len(value) - 1, 0, -1):
+        if value[index] in " -":
+            yield index, value[:index]
+
+
 def iban(text: str) -> Iterator[Hit]:
     for match in _IBAN.finditer(text):
-        if stdnum_iban.is_valid(match.group(0)):
-            yield Hit(match.start(), match.end(), "iban")
+        for length, candidate in _shorter(match):
+            if stdnum_iban.is_valid(candidate):
+                yield Hit(match.start(), match.start() + length, "iban")
+                break
 
 
 def payment_card(text: str) -> Iterator[Hit]:
     for match in _CARD.finditer(text):
-        number = _digits(match.group(0))
-        if 13 <= len(number) <= 19 and _CARD_PREFIX.match(number) and len(set(number)) > 1 and \
-                luhn.is_valid(number):
-            yield Hit(match.start(), match.end(), "payment-card")
+        for length, candidate in _shorter(match):
+            number = _digits(candidate)
+            if 13 <= len(number) <= 19 and _CARD_PREFIX.match(number) and len(set(number)) > 1 and \
+                    luhn.is_valid(number):
+                yield Hit(match.start(), match.start() + length, "payment-card")
+                break
 
 
 def vin_check_digit_ok(vin: str) -> bool:

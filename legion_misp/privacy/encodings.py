@@ -81,20 +81,22 @@ def _bytes_to_texts(raw: bytes) -> list[str]:
 
 
 def base64_texts(token: str) -> list[str]:
-    """Texts a base64/base64url token decodes to (a trailing junk character or two are tolerated)."""
+    """Texts a base64/base64url token decodes to; up to 3 junk characters before and 2 after are tolerated (a
+    token glued to a word, or cut out of a longer one)."""
     body = token.rstrip("=")
-    for trim in range(3):
-        chunk = body[: len(body) - trim] if trim else body
-        if len(chunk) < 2 or len(chunk) % 4 == 1:
-            continue
-        padded = chunk.replace("-", "+").replace("_", "/") + "=" * (-len(chunk) % 4)
-        try:
-            raw = base64.b64decode(padded, validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        texts = _bytes_to_texts(raw)
-        if texts:
-            return texts
+    for lead in range(4):
+        for trim in range(3):
+            chunk = body[lead: len(body) - trim]
+            if len(chunk) < 2 or len(chunk) % 4 == 1:
+                continue
+            padded = chunk.replace("-", "+").replace("_", "/") + "=" * (-len(chunk) % 4)
+            try:
+                raw = base64.b64decode(padded, validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            texts = _bytes_to_texts(raw)
+            if texts:
+                return texts
     return []
 
 

@@ -54,7 +54,7 @@ def refang(text: str) -> tuple[str, list[int], list[int]]:
 
 def _term_pattern(term: str) -> str:
     words = [re.escape(skeleton(w)) for w in re.split(r"[\s_\-.]+", term.strip()) if w]
-    return r"[\s_\-.]*".join(w for w in words if w)
+    return r"[\s_\-.*`~]*".join(w for w in words if w)  # also Markdown emphasis between words
 
 
 def _name_variants(name: str) -> list[str]:
@@ -87,6 +87,7 @@ class ProtectedContent:
         partners = self.detectors.partner_domains if "partner_email" in self.detectors.enabled else ()
         self._domains = _compile_domains(organisation.internal_domains, partners)
         self._patterns = tuple(organisation.sensitive_patterns)
+        self._folded_patterns = tuple(re.compile(p.pattern, p.flags | re.IGNORECASE) for p in self._patterns)
         self.literals: frozenset[str] = frozenset()
         self.hostnames: frozenset[str] = frozenset()
         self._extra: list[tuple[re.Pattern[str], str]] = []
@@ -155,7 +156,7 @@ class ProtectedContent:
     def _find_plain(self, view: View, indicator: bool) -> list[Span]:
         text = view.text
         spans = [_mapped(view, start, end, "protected-ip") for start, end in protected_addresses(text, self._networks)]
-        spans += [_mapped(view, m.start(), m.end(), "sensitive-pattern") for p in self._patterns
+        spans += [_mapped(view, m.start(), m.end(), "sensitive-pattern") for p in self._folded_patterns
                   for m in p.finditer(text) if m.end() > m.start()]
         spans += [_mapped(view, h.start, h.end, h.kind) for h in self.detectors.find(text, indicator=indicator)]
         return spans
