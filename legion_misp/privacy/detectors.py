@@ -139,8 +139,8 @@ def phone(text: str, regions: Iterable[str]) -> Iterator[Hit]:
             raw = match.raw_string
             if (match.start, match.end) in seen or raw.count(".") >= 2 or raw.count(":") >= 1:
                 continue
-            if raw.isdigit() and not raw.startswith("0") and len(raw) >= 10:
-                continue  # bare digit runs (epoch times, ids) are not read as phone numbers without a separator
+            if raw.isdigit() and not raw.startswith("0"):
+                continue  # bare digit runs (counts, epoch times, ids) are not read as phone numbers
             before = text[match.start - 1] if match.start else " "
             after = text[match.end] if match.end < len(text) else " "
             if before.isalnum() or after.isalnum() or before in "-./" or after in "-/":
