@@ -130,23 +130,29 @@ def national_id(text: str) -> Iterator[Hit]:
                 yield Hit(match.start(), match.end(), "national-id")
 
 
+_PHONE_CANDIDATE = re.compile(r"(?<![\w.:/=&?%#-])(?:\+|\(?0|\(\d)[\d\s().\-/]{5,24}\d(?![\w.:/-]*\w)|"
+                              r"(?<![\w.:/=&?%#-])\d{2,5}[\s.\-/][\d\s().\-/]{4,22}\d(?![\w.:/]*\w)")
+
+
 def phone(text: str, regions: Iterable[str]) -> Iterator[Hit]:
+    """Phone numbers valid for one of ``regions`` (``+`` numbers for any region), read by ``phonenumbers`` in
+    candidate stretches of digits and separators only (whole texts would be slow and noisy)."""
     if sum(c.isdigit() for c in text) < 7:
         return
-    seen: set[tuple[int, int]] = set()
-    for region in regions:
-        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-            raw = match.raw_string
-            if (match.start, match.end) in seen or raw.count(".") >= 2 or raw.count(":") >= 1:
-                continue
-            if raw.isdigit() and not raw.startswith("0"):
-                continue  # bare digit runs (counts, epoch times, ids) are not read as phone numbers
-            before = text[match.start - 1] if match.start else " "
-            after = text[match.end] if match.end < len(text) else " "
-            if before.isalnum() or after.isalnum() or before in "-./" or after in "-/":
-                continue
-            seen.add((match.start, match.end))
-            yield Hit(match.start, match.end, "phone")
+    for candidate in _PHONE_CANDIDATE.finditer(text):
+        stretch = candidate.group(0)
+        if stretch.count(".") >= 2:
+            continue  # dotted quads and version numbers
+        found = False
+        for region in regions:
+            for match in phonenumbers.PhoneNumberMatcher(stretch, region, leniency=phonenumbers.Leniency.VALID):
+                raw = match.raw_string
+                if raw.count(".") >= 2 or (raw.isdigit() and not raw.startswith("0")):
+                    continue  # dotted quads, bare digit runs (counts, epoch times, ids)
+                yield Hit(candidate.start() + match.start, candidate.start() + match.end, "phone")
+                found = True
+            if found:
+                break
 
 
 def user_path(text: str) -> Iterator[Hit]:

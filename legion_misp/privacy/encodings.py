@@ -20,15 +20,18 @@ import quopri
 import re
 import zlib
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from urllib.parse import unquote
 
-_BASE64 = re.compile(r"(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_-]{4,}={0,2}(?![A-Za-z0-9+/_=-])")
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/_=-])(?:[A-Za-z0-9+/_-]{6,}={0,2}|[A-Za-z0-9+/_-]{2,5}={1,2})"
+                     r"(?![A-Za-z0-9+/_=-])")
 _BASE32 = re.compile(r"(?<![A-Za-z0-9])[A-Z2-7]{8,}={0,6}(?![A-Za-z0-9=])")
 _HEX = re.compile(r"(?<![0-9A-Za-z])(?:0x)?(?:[0-9a-fA-F]{2}){4,}(?![0-9A-Za-z])")
 _HEX_ESCAPES = re.compile(r"(?:\\x[0-9a-fA-F]{2}){3,}")
 _UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}){3,}")
 _PERCENT = re.compile(r"[^\s\"'<>]*%[0-9a-fA-F]{2}[^\s\"'<>]*")
 _QUOTED_PRINTABLE = re.compile(r"(?:[^\s=]*=(?:[0-9A-F]{2}|\r?\n))+[^\s=]*")
+_HEX_ONLY = re.compile(r"[0-9a-fA-F]{16,}")
 _MAX_DECOMPRESSED = 1 << 20
 MIN_PRINTABLE = 0.9
 
@@ -80,7 +83,8 @@ def _bytes_to_texts(raw: bytes) -> list[str]:
     return texts
 
 
-def base64_texts(token: str) -> list[str]:
+@lru_cache(maxsize=16384)
+def base64_texts(token: str) -> tuple[str, ...]:
     """Texts a base64/base64url token decodes to; up to 3 junk characters before and 2 after are tolerated (a
     token glued to a word, or cut out of a longer one)."""
     body = token.rstrip("=")
@@ -96,35 +100,42 @@ def base64_texts(token: str) -> list[str]:
                 continue
             texts = _bytes_to_texts(raw)
             if texts:
-                return texts
-    return []
+                return tuple(texts)
+    return ()
 
 
-def _base32_texts(token: str) -> list[str]:
+@lru_cache(maxsize=16384)
+def _base32_texts(token: str) -> tuple[str, ...]:
     body = token.rstrip("=")
     try:
         raw = base64.b32decode(body + "=" * (-len(body) % 8))
     except (binascii.Error, ValueError):
-        return []
-    return _bytes_to_texts(raw)
+        return ()
+    return tuple(_bytes_to_texts(raw))
 
 
-def _hex_texts(token: str) -> list[str]:
+@lru_cache(maxsize=16384)
+def _hex_texts(token: str) -> tuple[str, ...]:
     body = token[2:] if token[:2].lower() == "0x" else token
     try:
-        return _bytes_to_texts(bytes.fromhex(body))
+        return tuple(_bytes_to_texts(bytes.fromhex(body)))
     except ValueError:
-        return []
+        return ()
 
 
 def _percent_text(token: str) -> list[str]:
-    decoded = token
-    for _ in range(4):
-        step = unquote(decoded.replace("+", " "))
-        if step == decoded:
-            break
-        decoded = step
-    return [decoded] if decoded != token else []
+    """Percent-decoded until stable (double encoding), read with and without ``+`` as a space."""
+    texts = []
+    for plus_is_space in (False, True):
+        decoded = token
+        for _ in range(4):
+            step = unquote(decoded.replace("+", " ") if plus_is_space else decoded)
+            if step == decoded:
+                break
+            decoded = step
+        if decoded != token and decoded not in texts:
+            texts.append(decoded)
+    return texts
 
 
 def _quoted_printable_text(token: str) -> list[str]:
@@ -143,7 +154,7 @@ def _escapes_text(token: str) -> list[str]:
     return [text]
 
 
-def candidates(text: str) -> Iterator[tuple[int, int, list[str]]]:
+def candidates(text: str) -> Iterator[tuple[int, int, tuple[str, ...] | list[str]]]:
     """``(start, end, decoded texts)`` for every token of ``text`` that decodes to text."""
     for trigger, pattern, decode in (("%", _PERCENT, _percent_text), ("=", _QUOTED_PRINTABLE, _quoted_printable_text),
                                      ("\\", _HEX_ESCAPES, _escapes_text), ("\\", _UNICODE_ESCAPES, _escapes_text)):
@@ -163,8 +174,9 @@ def candidates(text: str) -> Iterator[tuple[int, int, list[str]]]:
             yield match.start(), match.end(), decoded
     for match in _BASE64.finditer(text):
         token = match.group(0)
-        if token.isdigit():
-            continue
+        if token.isdigit() or (token.isalpha() and (token.islower() or token.isupper()) and "=" not in token) or \
+                _HEX_ONLY.fullmatch(token):
+            continue  # words, numbers and hex (hashes: read as hex above): base64 of text mixes cases and digits
         decoded = base64_texts(token)
         if decoded:
             yield match.start(), match.end(), decoded

@@ -30,6 +30,7 @@ import html
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -44,7 +45,10 @@ DEFANG = re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\}|\s+dot\s+|\[:
 _PUNYCODE_LABEL = re.compile(r"xn--[a-z0-9-]{1,59}", re.IGNORECASE)
 # TR39 prototypes among ASCII (0->O, 1/I->l, m->rn; "|" is kept: it is MISP's value separator), applied after case
 # folding; "i" joins the "l" class because folding happens first (``NIGHTJAR`` and ``N1ghtjar`` must meet ``Nightjar``).
-_ASCII_PROTOTYPES = {"0": "o", "1": "l", "i": "l", "m": "rn", "`": "'"}
+_ASCII_PROTOTYPES = {"0": "o", "1": "l", "i": "l", "`": "'"}
+_ASCII_SKELETON = str.maketrans(_ASCII_PROTOTYPES)
+# TR39 folds "m" to "rn"; folding "rn" to "m" instead gives the same classes and keeps ASCII text 1:1 (fast).
+_RN = re.compile("rn")
 _BLOCK_TAGS = re.compile(r"</?(?:p|div|br|hr|td|th|tr|li|ul|ol|table|h[1-6]|pre|blockquote|section|article|header|"
                          r"footer|tbody|thead|dl|dt|dd)\b", re.IGNORECASE)
 _NEEDS_CLEAN = re.compile(r"[&<]|[^\x00-\x7f]")
@@ -55,8 +59,8 @@ class View:
     """A transformed text; ``starts[i]``/``ends[i]`` are the original span character ``i`` came from."""
 
     text: str
-    starts: tuple[int, ...]
-    ends: tuple[int, ...]
+    starts: Sequence[int]
+    ends: Sequence[int]
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """The original ``(start, end)`` covering view characters ``start..end`` (end exclusive, end > start)."""
@@ -72,8 +76,7 @@ class Views:
 
 
 def identity(text: str) -> View:
-    indices = tuple(range(len(text)))
-    return View(text, indices, tuple(i + 1 for i in indices))
+    return View(text, range(len(text)), range(1, len(text) + 1))
 
 
 def rewrite(view: View, pattern: re.Pattern[str], replace) -> View:
@@ -105,20 +108,16 @@ def rewrite(view: View, pattern: re.Pattern[str], replace) -> View:
 
 def map_chars(view: View, fold) -> View:
     """``view`` with each character replaced by ``fold(char)`` (zero or more characters, same origin)."""
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    changed = False
-    for index, char in enumerate(view.text):
-        folded = fold(char)
-        if folded != char:
-            changed = True
-        out.append(folded)
-        starts.extend([view.starts[index]] * len(folded))
-        ends.extend([view.ends[index]] * len(folded))
-    if not changed:
+    text = view.text
+    pieces = [fold(c) for c in text]
+    folded = "".join(pieces)
+    if folded == text:
         return view
-    return View("".join(out), tuple(starts), tuple(ends))
+    if len(folded) == len(text) and all(len(p) == 1 for p in pieces):
+        return View(folded, view.starts, view.ends)
+    starts = tuple(s for s, piece in zip(view.starts, pieces, strict=True) for _ in piece)
+    ends = tuple(e for e, piece in zip(view.ends, pieces, strict=True) for _ in piece)
+    return View(folded, starts, ends)
 
 
 def _decode_entity(match: re.Match[str]) -> str:
@@ -206,11 +205,15 @@ def clean_view(text: str) -> View:
         view = decoded
     if "<" in view.text:
         view = rewrite(view, _TAG, lambda m: " " if _BLOCK_TAGS.match(m.group(0)) else "")
-    return map_chars(view, _clean_char)
+    return view if view.text.isascii() else map_chars(view, _clean_char)
 
 
 def plain_view(clean: View) -> View:
-    view = map_chars(clean, _plain_char)
+    if clean.text.isascii():
+        lowered = clean.text.lower()
+        view = clean if lowered == clean.text else View(lowered, clean.starts, clean.ends)
+    else:
+        view = map_chars(clean, _plain_char)
     if "\n" in view.text:
         view = rewrite(view, _HYPHEN_BREAK, lambda m: "")
     return rewrite(view, DEFANG, defang)
@@ -220,7 +223,12 @@ def skeleton_view(plain: View) -> View:
     view = plain
     if "xn--" in view.text:
         view = rewrite(view, _PUNYCODE_LABEL, _punycode)
-    return map_chars(view, _skeleton_char)
+    if view.text.isascii():
+        folded = view.text.translate(_ASCII_SKELETON)
+        view = view if folded == view.text else View(folded, view.starts, view.ends)
+    else:
+        view = map_chars(view, _skeleton_char)
+    return rewrite(view, _RN, lambda m: "m") if "rn" in view.text else view
 
 
 def views(text: str) -> Views:

@@ -436,8 +436,11 @@ class Sanitizer:
         return gates.network_overlap(attribute_type, str(attribute["value"]), self.protected_) and \
             "value contains protected-ip"
 
-    def _indicator_value(self, value: str, work: _Work, target: str) -> tuple[str | None, str | None]:
+    def _indicator_value(self, value: str, work: _Work, target: str,
+                         attribute_type: str = "") -> tuple[str | None, str | None]:
         """The indicator value to share (private segments replaced) or None with the reason it stays home."""
+        if attribute_type in _HASH_TYPES and _HEX.fullmatch(value):
+            return value, None  # a well-formed hash cannot carry anything else
         spans = work.protected.find(value, indicator=True)
         if not spans:
             return value, None
@@ -459,7 +462,7 @@ class Sanitizer:
         attribute_type = attribute["type"]
         if not reason and attribute_type not in self.policy.text_types and \
                 attribute_type not in self.policy.pseudonymise_types:
-            value, reason = self._indicator_value(value, work, target)
+            value, reason = self._indicator_value(value, work, target, attribute_type)
         if reason:
             work.report.add("dropped", target, reason)
             return None
@@ -632,6 +635,12 @@ class Sanitizer:
 
 # ---- helpers -------------------------------------------------------------------------------------------------------
 
+_HEX = re.compile(r"[0-9a-fA-F]{16,128}")
+_HASH_TYPES = frozenset({"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha512/224", "sha512/256",
+                         "sha3-224", "sha3-256", "sha3-384", "sha3-512", "imphash", "pehash", "authentihash",
+                         "cdhash", "telfhash", "ja3-fingerprint-md5", "jarm-fingerprint", "hassh-md5",
+                         "hasshserver-md5", "x509-fingerprint-md5", "x509-fingerprint-sha1",
+                         "x509-fingerprint-sha256", "vhash", "tlsh"})
 _COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
 _VALIDATORS = {
     "uuid": fields.is_uuid, "extends_uuid": fields.is_uuid, "template_uuid": fields.is_uuid,
