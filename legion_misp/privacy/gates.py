@@ -102,7 +102,8 @@ def network_overlap(attribute_type: str, value: str, protected: ProtectedContent
         try:
             candidates.append(ipaddress.ip_network(part.strip().strip("[]"), strict=False))
         except ValueError:
-            candidates.extend(value_networks(part))  # any other notation: 0xa000001, ::ffff:a00:1, [fd00::1]:443
+            if not (part.strip().isdigit() and len(part.strip()) <= 5):  # a port
+                candidates.extend(value_networks(part))  # any other notation: 0xa000001, ::ffff:a00:1, [fd00::1]:443
         if any(c.version == n.version and c.overlaps(n) for c in candidates for n in networks):
             return "protected-ip"
         if any(isinstance(c, ipaddress.IPv6Network) and c.num_addresses == 1 and

@@ -26,6 +26,8 @@ gateway gw ad ldap files file share shares backup db sql web cdn static assets m
 hr it docs cloud secure admin internal corp lan local office exchange sharepoint teams print printer scan nas monitor
 grafana kibana splunk siem edr update updates time ntp log logs host server client router firewall fw switch
 """.split())
+_SKIPPED = frozenset({"uuid", "Sighting", "Org", "Orgc", "timestamp", "type", "category", "to_ids", "distribution",
+                      "first_seen", "last_seen", "object_relation", "template_uuid", "meta-category"})
 _FQDN = re.compile(r"(?<![\w\-.])([a-z0-9][a-z0-9_\-]{1,62})((?:\.[a-z0-9_\-]{1,63})+)")
 
 
@@ -38,8 +40,9 @@ def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
+        for key, item in value.items():
+            if key not in _SKIPPED:
+                yield from _strings(item)
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)

@@ -238,11 +238,13 @@ def views(text: str) -> Views:
     return Views(text, clean, plain, skeleton_view(plain))
 
 
+@lru_cache(maxsize=65536)
 def plain(text: str) -> str:
     """The ``plain`` form of a needle (what a configured term or domain is compared as)."""
     return plain_view(clean_view(text)).text
 
 
+@lru_cache(maxsize=65536)
 def skeleton(text: str) -> str:
     """The ``skeleton`` form of a needle: ``skeleton("CORP.EXAMPLE") == skeleton("cоrp．exampIe")``."""
     return views(text).skeleton.text

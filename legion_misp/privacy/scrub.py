@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 _LEGAL_SUFFIX = re.compile(r"[\s,]+(ltd\.?|limited|inc\.?|gmbh|plc|s\.?a\.?|llc|ag|b\.?v\.?|corp\.?|co\.?|sarl|"
                            r"s\.?p\.?a\.?|oy|ab|as)$", re.IGNORECASE)
 MAX_DEPTH = 4
+_HOST_TOKEN = re.compile(r"[^\W_]+(?:[-_.][^\W_]+)*")
+_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,6 @@ class ProtectedContent:
         self._folded_patterns = tuple(re.compile(p.pattern, p.flags | re.IGNORECASE) for p in self._patterns)
         self.literals: frozenset[str] = frozenset()
         self.hostnames: frozenset[str] = frozenset()
-        self._extra: list[tuple[re.Pattern[str], str]] = []
         self._set_extra(literals, hostnames)
 
     def derive(self, *, literals: Iterable[str] = (), hostnames: Iterable[str] = ()) -> ProtectedContent:
@@ -104,13 +105,28 @@ class ProtectedContent:
         use_hosts = "learned_hosts" in self.detectors.enabled
         self.hostnames = frozenset(h for h in (*self.detectors.hostnames, *hostnames) if len(h) >= 3) \
             if use_hosts else frozenset()
-        self._extra = []
-        names = sorted({re.escape(skeleton(v)) for v in self.literals if skeleton(v).strip()}, key=len, reverse=True)
-        if names:
-            self._extra.append((re.compile("|".join(names)), "pseudonymised-value"))
-        hosts = sorted({re.escape(skeleton(h)) for h in self.hostnames if skeleton(h)}, key=len, reverse=True)
-        if hosts:
-            self._extra.append((re.compile(r"(?<![^\W_])(?:" + "|".join(hosts) + r")(?![^\W_])"), "learned-host"))
+        self._literal_skeletons = tuple(sorted({skeleton(v) for v in self.literals if skeleton(v).strip()}))
+        self._host_skeletons = frozenset(skeleton(h) for h in self.hostnames if skeleton(h))
+
+    def _find_extra(self, view: View) -> list[Span]:
+        """Per-event values (literal substrings) and learned host names (whole words; ``-``, ``_`` and ``.``
+        separate words), without compiling a pattern per event."""
+        spans = []
+        text = view.text
+        for literal in self._literal_skeletons:
+            start = text.find(literal)
+            while start >= 0:
+                spans.append(_mapped(view, start, start + len(literal), "pseudonymised-value"))
+                start = text.find(literal, start + 1)
+        if self._host_skeletons:
+            for token in _HOST_TOKEN.finditer(text):
+                pieces = [(m.start(), m.end()) for m in _WORD.finditer(token.group(0))]
+                for first in range(len(pieces)):
+                    for last in range(first, min(first + 8, len(pieces))):
+                        start, end = token.start() + pieces[first][0], token.start() + pieces[last][1]
+                        if text[start:end] in self._host_skeletons:
+                            spans.append(_mapped(view, start, end, "learned-host"))
+        return spans
 
     @staticmethod
     def _compile_words(organisation: Organisation) -> re.Pattern[str] | None:
@@ -149,8 +165,8 @@ class ProtectedContent:
             for match in self._domains.finditer(text):
                 kind = match.lastgroup or "internal-host"
                 spans.append(_mapped(view, match.start(), match.end(), kind.replace("_", "-")))
-        for pattern, kind in self._extra:
-            spans += [_mapped(view, m.start(), m.end(), kind) for m in pattern.finditer(text)]
+        if self._literal_skeletons or self._host_skeletons:
+            spans += self._find_extra(view)
         return spans
 
     def _find_plain(self, view: View, indicator: bool) -> list[Span]:
