@@ -46,6 +46,7 @@ from .mechanisms import (
 from .policy import Policy
 from .pseudonyms import Pseudonymizer, PseudonymKeyError
 from .report import EventReport
+from .residual import residual_tokens
 from .scrub import ProtectedContent, replace_spans
 
 if TYPE_CHECKING:
@@ -105,6 +106,9 @@ class Sanitizer:
         The detector of what identifies the organisation.
     mechanisms_ : dict
         The DP mechanisms the policy enables, by name.
+    report_residual : bool
+        When true, each report lists the tokens of the shared copy that still look like identifiers (the
+        residual-risk report of ``legion sanitize --report``).
     """
 
     def __init__(self, policy: Policy, *, pseudonymizer: Pseudonymizer | None = None,
@@ -122,6 +126,7 @@ class Sanitizer:
                                           epsilon=policy.numeric_epsilon)
             for name, b in policy.numeric_attributes.items()}
         self._known_types = gates.known_types()
+        self.report_residual = False
 
     @classmethod
     def from_config(cls, config: Config, *, seed: int | None = None,
@@ -207,6 +212,9 @@ class Sanitizer:
         out["Object"].extend(work.summaries)
         _drop_dangling_references(out["Object"], work.dropped_uuids)
         _remove_empty(out)
+        if self.report_residual:
+            report.residual = residual_tokens(out, placeholder=self.policy.placeholder,
+                                              own_domains=tuple(self.policy.organisation.internal_domains))
         return out, report
 
     def _protected_for(self, event: dict[str, Any]) -> ProtectedContent:
