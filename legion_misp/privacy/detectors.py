@@ -29,7 +29,7 @@ from stdnum.us import ssn as us_ssn
 
 DETECTORS = ("iban", "payment_card", "phone", "partner_email", "vin", "national_id", "user_path", "unc_host",
              "windows_sid", "url_credentials", "private_key", "learned_hosts", "hostname_patterns")
-TEXT_ONLY = frozenset({"iban", "payment_card", "phone", "vin", "national_id"})
+TEXT_ONLY = frozenset({"payment_card", "phone", "vin", "national_id"})
 SEGMENT_KINDS = frozenset({"user-path", "unc-host", "url-credentials", "learned-host", "hostname-pattern"})
 DEFAULT_PHONE_REGIONS = ("GB", "US", "DE", "FR", "NL", "IT", "ES")
 GENERIC_USERS = frozenset({"public", "default", "default user", "all users", "administrator", "admin", "user",
