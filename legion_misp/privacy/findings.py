@@ -26,8 +26,9 @@ class Finding:
 
     Attributes
     ----------
-    kind : ``protected-ip``, ``internal-host``, ``internal-email``, ``sensitive-term``, ``sensitive-pattern``,
-        ``encoded-protected``, ``targeting-data``, ``victim-identifying-type``, ``blocked-tag``.
+    kind : a detection kind (``protected-ip``, ``internal-host``, ``internal-email``, ``sensitive-term``,
+        ``sensitive-pattern``, ``encoded-protected``, a built-in detector's kind such as ``iban`` or ``user-path``),
+        or ``targeting-data``, ``victim-identifying-type``, ``blocked-tag``, ``sighting-identity``.
     path : where in the event (``info``, ``Attribute[3].value``, ``Object[0].Attribute[1].comment``...).
     attribute_uuid : the attribute's uuid when the finding is in an attribute.
     message : one line for the analyst.
@@ -150,5 +151,10 @@ class _Scan:
             else:
                 self.text(value, f"{where}.value", uuid, indicator=attribute_type not in self.policy.text_types)
             self.text(attribute.get("comment"), f"{where}.comment", uuid)
+            if any(isinstance(s, dict) and (s.get("Organisation") or s.get("source"))
+                   for s in attribute.get("Sighting") or []):
+                self.findings.append(Finding("sighting-identity", f"{where}.Sighting", uuid,
+                                             f"{where} has sightings naming their organisation or source (MISP "
+                                             "shares them unless Plugin.Sightings_anonymise is on)"))
             self.tags(attribute, f"{where}.Tag", uuid)
             self.galaxies(attribute, f"{where}.Galaxy", uuid)
