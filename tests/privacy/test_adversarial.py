@@ -101,3 +101,19 @@ def test_the_sync_push_hook_is_the_same_sanitiser(adversarial_config, cases: lis
     assert hook is not None
     failures = [f"{c.family}:{c.name}: {p}" for c in cases[::7] for p in judge(c, hook(c.event))]
     assert not failures, "\n".join(failures[:40])
+
+
+def test_the_misp_export_module_is_the_same_sanitiser(tmp_path: Path, cases: list[Case]) -> None:
+    import base64
+
+    from legion_misp.mispmod import dp_export
+
+    config_path = write_adversarial_config(tmp_path / "conf")
+    sample = cases[::5]
+    answer = dp_export.dict_handler({"module": "legion_dp_export", "data": [{"Event": c.event} for c in sample],
+                                     "config": {"config_path": str(config_path), "format": "misp"}})
+    assert "error" not in answer, answer.get("error")
+    document = json.loads(base64.b64decode(answer["data"]))
+    shared = {item["Event"]["uuid"]: item["Event"] for item in document["response"]}
+    failures = [f"{c.family}:{c.name}: {p}" for c in sample for p in judge(c, shared.get(c.event["uuid"]))]
+    assert not failures, "\n".join(failures[:40])
