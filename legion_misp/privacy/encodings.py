@@ -30,14 +30,24 @@ _HEX = re.compile(r"(?<![0-9A-Za-z])(?:0x)?(?:[0-9a-fA-F]{2}){4,}(?![0-9A-Za-z])
 _HEX_ESCAPES = re.compile(r"(?:\\x[0-9a-fA-F]{2}){3,}")
 _UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}){3,}")
 _PERCENT = re.compile(r"[^\s\"'<>]*%[0-9a-fA-F]{2}[^\s\"'<>]*")
-_QUOTED_PRINTABLE = re.compile(r"(?:[^\s=]*=(?:[0-9A-F]{2}|\r?\n))+[^\s=]*")
+_QUOTED_PRINTABLE = re.compile(r"[^\s=]*(?:=(?:[0-9A-F]{2}|\r?\n)[^\s=]*)+")
 _HEX_ONLY = re.compile(r"[0-9a-fA-F]{16,}")
 _MAX_DECOMPRESSED = 1 << 20
 MIN_PRINTABLE = 0.9
 
 
 def printable_text(raw: bytes) -> str | None:
-    """``raw`` as text if it is (mostly) printable UTF-8 or ASCII-range UTF-16LE, else None."""
+    """``raw`` as text if it is (mostly) printable UTF-8 or ASCII-range UTF-16LE, else None. Very short results
+    must be mostly letters and digits (protected content is never shorter than 4 characters)."""
+    text = _printable(raw)
+    if text is None or len(text.strip()) < 4:
+        return None
+    if len(text) < 8 and sum(c.isalnum() for c in text) < len(text) / 2:
+        return None
+    return text
+
+
+def _printable(raw: bytes) -> str | None:
     if not raw:
         return None
     try:
@@ -88,19 +98,21 @@ def base64_texts(token: str) -> tuple[str, ...]:
     """Texts a base64/base64url token decodes to; up to 3 junk characters before and 2 after are tolerated (a
     token glued to a word, or cut out of a longer one)."""
     body = token.rstrip("=")
-    for lead in range(4):
-        for trim in range(3):
-            chunk = body[lead: len(body) - trim]
-            if len(chunk) < 2 or len(chunk) % 4 == 1:
-                continue
-            padded = chunk.replace("-", "+").replace("_", "/") + "=" * (-len(chunk) % 4)
-            try:
-                raw = base64.b64decode(padded, validate=True)
-            except (binascii.Error, ValueError):
-                continue
-            texts = _bytes_to_texts(raw)
-            if texts:
-                return tuple(texts)
+    attempts = [(0, trim) for trim in range(3)]
+    if len(body) >= 8:
+        attempts += [(lead, 0) for lead in range(1, 4)]
+    for lead, trim in attempts:
+        chunk = body[lead: len(body) - trim]
+        if len(chunk) < 2 or len(chunk) % 4 == 1:
+            continue
+        padded = chunk.replace("-", "+").replace("_", "/") + "=" * (-len(chunk) % 4)
+        try:
+            raw = base64.b64decode(padded, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        texts = _bytes_to_texts(raw)
+        if texts:
+            return tuple(texts)
     return ()
 
 
@@ -139,6 +151,8 @@ def _percent_text(token: str) -> list[str]:
 
 
 def _quoted_printable_text(token: str) -> list[str]:
+    if token.count("=") < 2 and ("?" in token or "&" in token or "://" in token):
+        return []  # a URL query (``?id=35...``), not quoted-printable
     raw = quopri.decodestring(token.encode("utf-8", errors="replace"))
     text = printable_text(raw)
     return [text] if text is not None and text != token else []
@@ -182,10 +196,16 @@ def candidates(text: str) -> Iterator[tuple[int, int, tuple[str, ...] | list[str
             yield match.start(), match.end(), decoded
 
 
+@lru_cache(maxsize=8192)
+def decoded_tokens(text: str) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
+    """:func:`candidates` of ``text``, cached (values and their tokens repeat across events)."""
+    return tuple((start, end, tuple(decoded)) for start, end, decoded in candidates(text))
+
+
 def find_encoded(text: str, check: Callable[[str], bool]) -> list[tuple[int, int]]:
     """Spans of tokens of ``text`` whose decoded text ``check`` says holds protected content."""
     spans = []
-    for start, end, decoded in candidates(text):
+    for start, end, decoded in decoded_tokens(text):
         if any(check(d) for d in decoded if d):
             spans.append((start, end))
     return spans

@@ -231,6 +231,7 @@ def skeleton_view(plain: View) -> View:
     return rewrite(view, _RN, lambda m: "m") if "rn" in view.text else view
 
 
+@lru_cache(maxsize=8192)
 def views(text: str) -> Views:
     """The three normalised views of ``text`` (see the module documentation)."""
     clean = clean_view(text)

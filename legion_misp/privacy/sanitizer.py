@@ -22,6 +22,7 @@ sightings, and a ``legion-sighting-summary`` object is added when a noisy count 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 import uuid as uuid_module
 from dataclasses import dataclass, field
@@ -447,8 +448,8 @@ class Sanitizer:
     def _indicator_value(self, value: str, work: _Work, target: str,
                          attribute_type: str = "") -> tuple[str | None, str | None]:
         """The indicator value to share (private segments replaced) or None with the reason it stays home."""
-        if attribute_type in _HASH_TYPES and _HEX.fullmatch(value):
-            return value, None  # a well-formed hash cannot carry anything else
+        if _self_evident(attribute_type, value):
+            return value, None  # a well-formed hash, address (already gated) or number cannot carry anything else
         spans = work.protected.find(value, indicator=True)
         if not spans:
             return value, None
@@ -644,6 +645,7 @@ class Sanitizer:
 # ---- helpers -------------------------------------------------------------------------------------------------------
 
 _HEX = re.compile(r"[0-9a-fA-F]{16,128}")
+_NUMBER = re.compile(r"-?\d{1,20}(?:\.\d{1,20})?")
 _HASH_TYPES = frozenset({"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha512/224", "sha512/256",
                          "sha3-224", "sha3-256", "sha3-384", "sha3-512", "imphash", "pehash", "authentihash",
                          "cdhash", "telfhash", "ja3-fingerprint-md5", "jarm-fingerprint", "hassh-md5",
@@ -682,6 +684,24 @@ def _validated(element: dict[str, Any], keys: tuple[str, ...], work: _Work, targ
         else:
             work.report.add("removed", f"{target} {key}", "not a valid value for this field")
     return out
+
+
+def _self_evident(attribute_type: str, value: str) -> bool:
+    """A value whose form leaves no room for anything but itself: a hex hash, a canonical IP address (the network
+    gate has judged it), ``ip|port``, a plain number."""
+    if attribute_type in _HASH_TYPES:
+        return bool(_HEX.fullmatch(value))
+    if attribute_type in ("ip-src", "ip-dst", "ip-src|port", "ip-dst|port"):
+        address, _, port = value.partition("|")
+        if port and not port.strip().isdigit():
+            return False
+        try:
+            return str(ipaddress.ip_address(address.strip())) == address.strip().lower()
+        except ValueError:
+            return False
+    if attribute_type in ("counter", "size-in-bytes", "float", "port"):
+        return bool(_NUMBER.fullmatch(value.strip()))
+    return False
 
 
 def _keeps_indicator(value: str, placeholder: str) -> bool:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 _LEGAL_SUFFIX = re.compile(r"[\s,]+(ltd\.?|limited|inc\.?|gmbh|plc|s\.?a\.?|llc|ag|b\.?v\.?|corp\.?|co\.?|sarl|"
                            r"s\.?p\.?a\.?|oy|ab|as)$", re.IGNORECASE)
 MAX_DEPTH = 4
-_HOST_TOKEN = re.compile(r"[^\W_]+(?:[-_.][^\W_]+)*")
+_CACHE_LIMIT = 20_000
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -92,6 +92,7 @@ class ProtectedContent:
         self._folded_patterns = tuple(re.compile(p.pattern, p.flags | re.IGNORECASE) for p in self._patterns)
         self.literals: frozenset[str] = frozenset()
         self.hostnames: frozenset[str] = frozenset()
+        self._cache: dict[tuple[str, bool, int], tuple[Span, ...]] = {}  # shared by derived copies
         self._set_extra(literals, hostnames)
 
     def derive(self, *, literals: Iterable[str] = (), hostnames: Iterable[str] = ()) -> ProtectedContent:
@@ -107,6 +108,7 @@ class ProtectedContent:
             if use_hosts else frozenset()
         self._literal_skeletons = tuple(sorted({skeleton(v) for v in self.literals if skeleton(v).strip()}))
         self._host_skeletons = frozenset(skeleton(h) for h in self.hostnames if skeleton(h))
+        self._host_first_words = frozenset(_WORD.match(h).group(0) for h in self._host_skeletons if _WORD.match(h))
 
     def _find_extra(self, view: View) -> list[Span]:
         """Per-event values (literal substrings) and learned host names (whole words; ``-``, ``_`` and ``.``
@@ -119,13 +121,15 @@ class ProtectedContent:
                 spans.append(_mapped(view, start, start + len(literal), "pseudonymised-value"))
                 start = text.find(literal, start + 1)
         if self._host_skeletons:
-            for token in _HOST_TOKEN.finditer(text):
-                pieces = [(m.start(), m.end()) for m in _WORD.finditer(token.group(0))]
-                for first in range(len(pieces)):
-                    for last in range(first, min(first + 8, len(pieces))):
-                        start, end = token.start() + pieces[first][0], token.start() + pieces[last][1]
-                        if text[start:end] in self._host_skeletons:
-                            spans.append(_mapped(view, start, end, "learned-host"))
+            words = list(_WORD.finditer(text))
+            for index, word in enumerate(words):
+                if word.group(0) not in self._host_first_words:
+                    continue
+                for last in range(index, min(index + 8, len(words))):
+                    if last > index and not _joined(text, words[last - 1], words[last]):
+                        break
+                    if text[word.start():words[last].end()] in self._host_skeletons:
+                        spans.append(_mapped(view, word.start(), words[last].end(), "learned-host"))
         return spans
 
     @staticmethod
@@ -139,17 +143,41 @@ class ProtectedContent:
     def find(self, text: str, *, indicator: bool = False, _depth: int = 0) -> list[Span]:
         """Every protected span of ``text`` (merged, sorted), also disguised, defanged and encoded forms.
 
-        ``indicator`` is set for indicator values: the text-only detectors (numbers) are skipped there.
+        ``indicator`` is set for indicator values: the text-only detectors (numbers) are skipped there. What the
+        organisation's configuration finds in a text is cached (values repeat across events); the per-event
+        values and host names of :meth:`derive` are looked for on every call.
         """
         if not text:
             return []
+        spans = self._base(text, indicator, _depth)
+        if self._literal_skeletons or self._host_skeletons:
+            return _merge([*spans, *self._extra_deep(text, _depth)])
+        return list(spans)
+
+    def _base(self, text: str, indicator: bool, depth: int) -> tuple[Span, ...]:
+        key = (text, indicator, depth)
+        found = self._cache.get(key)
+        if found is None:
+            seen = views(text)
+            spans = self._find_skeleton(seen.skeleton) + self._find_plain(seen.plain, indicator)
+            spans += [Span(m.start(), m.end(), "sensitive-pattern") for p in self._patterns
+                      for m in p.finditer(text) if m.end() > m.start()]
+            if depth < MAX_DEPTH:
+                spans += self._find_encoded(seen.clean, depth, indicator)
+            found = tuple(_merge(spans))
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = found
+        return found
+
+    def _extra_deep(self, text: str, depth: int) -> list[Span]:
+        """Per-event values and host names in ``text``, also inside encoded tokens."""
         seen = views(text)
-        spans = self._find_skeleton(seen.skeleton) + self._find_plain(seen.plain, indicator)
-        spans += [Span(m.start(), m.end(), "sensitive-pattern") for p in self._patterns for m in p.finditer(text)
-                  if m.end() > m.start()]
-        if _depth < MAX_DEPTH:
-            spans += self._find_encoded(seen.clean, _depth, indicator)
-        return _merge(spans)
+        spans = self._find_extra(seen.skeleton)
+        if depth < MAX_DEPTH:
+            spans += [_mapped(seen.clean, start, end, "encoded-protected") for start, end in
+                      find_encoded(seen.clean.text, lambda decoded: bool(self._extra_deep(decoded, depth + 1)))]
+        return spans
 
     def contains(self, text: str, *, indicator: bool = False) -> str | None:
         """The kind of the first protected content in ``text``, or None."""
@@ -165,8 +193,6 @@ class ProtectedContent:
             for match in self._domains.finditer(text):
                 kind = match.lastgroup or "internal-host"
                 spans.append(_mapped(view, match.start(), match.end(), kind.replace("_", "-")))
-        if self._literal_skeletons or self._host_skeletons:
-            spans += self._find_extra(view)
         return spans
 
     def _find_plain(self, view: View, indicator: bool) -> list[Span]:
@@ -179,7 +205,7 @@ class ProtectedContent:
 
     def _find_encoded(self, view: View, depth: int, indicator: bool) -> list[Span]:
         def holds_protected(decoded: str) -> bool:
-            return bool(self.find(decoded, indicator=indicator, _depth=depth + 1))
+            return bool(self._base(decoded, indicator, depth + 1))
 
         return [_mapped(view, start, end, "encoded-protected") for start, end in find_encoded(view.text,
                                                                                              holds_protected)]
@@ -190,6 +216,11 @@ class ProtectedContent:
         """``text`` with every protected span replaced by the placeholder, and the kinds replaced."""
         spans = self.find(text, indicator=indicator)
         return replace_spans(text, spans, self.placeholder), sorted({s.kind for s in spans})
+
+
+def _joined(text: str, before: re.Match[str], after: re.Match[str]) -> bool:
+    """Two words separated by exactly one host-name separator (``-``, ``_``, ``.``)."""
+    return after.start() - before.end() == 1 and text[before.end()] in "-_."
 
 
 def replace_spans(text: str, spans: list[Span], placeholder: str) -> str:
