@@ -188,9 +188,10 @@ def candidates(text: str) -> Iterator[tuple[int, int, tuple[str, ...] | list[str
             yield match.start(), match.end(), decoded
     for match in _BASE64.finditer(text):
         token = match.group(0)
-        if token.isdigit() or (token.isalpha() and (token.islower() or token.isupper()) and "=" not in token) or \
-                _HEX_ONLY.fullmatch(token):
-            continue  # words, numbers and hex (hashes: read as hex above): base64 of text mixes cases and digits
+        if _HEX_ONLY.fullmatch(token) or ("=" not in token and (token.isupper() or
+                                                                not any(c.isupper() for c in token))):
+            continue  # hex (read as hex above), lower-case words and paths, upper-case words: base64 of text mixes
+            # cases (every third byte of text below "h" gives an upper-case letter)
         decoded = base64_texts(token)
         if decoded:
             yield match.start(), match.end(), decoded

@@ -64,10 +64,11 @@ def learn_hostnames(event: dict[str, Any], organisation: Organisation) -> set[st
     domains = tuple(d.strip(".").lower() for d in organisation.internal_domains if d.strip("."))
     networks = (*organisation.internal_networks, *organisation.public_networks)
     learned: set[str] = set()
-    hints = tuple({d.split(".")[-2] if d.count(".") else d for d in domains})
-    if domains:
+    hints = re.compile("|".join(re.escape(d.split(".")[-2] if d.count(".") else d) for d in domains),
+                       re.IGNORECASE) if domains else None
+    if hints is not None:
         for text in _strings(event):
-            if text.isascii() and not any(h in text.lower() for h in hints):
+            if text.isascii() and not hints.search(text):
                 continue
             for match in _FQDN.finditer(plain(text)):
                 suffix = match.group(2)[1:]
