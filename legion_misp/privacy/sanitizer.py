@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import re
 import uuid as uuid_module
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +55,7 @@ from .scrub import ProtectedContent, replace_spans
 if TYPE_CHECKING:
     from ..config import Config
 
+log = logging.getLogger(__name__)
 LEGION_NAMESPACE = uuid_module.UUID("5b0c1f3e-9a8d-4e52-b1c7-3f6d2a9e8c41")
 SIGHTING_SUMMARY_OBJECT = "legion-sighting-summary"
 TAG_PSEUDONYMISED = "legion:pseudonymised"
@@ -718,20 +721,21 @@ def _all_attributes(event: dict[str, Any]) -> list[dict[str, Any]]:
     return attributes
 
 
-def _local_store_events(config: Config) -> list[dict[str, Any]]:
-    """Every event of the configured store when it is a local feed (a MISP store is not pulled whole for this)."""
+def _local_store_events(config: Config) -> Iterator[dict[str, Any]]:
+    """Every event of the configured store when it is a local feed, streamed (a MISP store is not pulled whole for
+    this). Learning is best effort: a broken or missing store yields nothing more."""
     from ..stores import FeedStore
 
     store = config.section("store")
     if store.get("kind") != "feed" or not store.get("path"):
-        return []
+        return
     path = config.resolve_path(store["path"])
     if not path.is_dir():
-        return []
+        return
     try:
-        return list(FeedStore(path, create=False).query(on_error=lambda *_: None))
-    except Exception:  # learning is best effort: a broken store must not stop a release
-        return []
+        yield from FeedStore(path, create=False).query(on_error=lambda *_: None)
+    except Exception as exc:  # a broken store must not stop a release; its events are still checked one by one
+        log.warning("host names not learned from the store %s: %s", path, type(exc).__name__)
 
 
 def _build_mechanisms(policy: Policy) -> dict[str, Any]:
