@@ -1,17 +1,26 @@
 """Turn one MISP event into the copy that may leave the organisation (or None), with a report of every change.
 
 :meth:`Sanitizer.sanitize` is pure apart from drawing noise: it never mutates its input, reads no clock or file and
-writes nothing. The order of work for an event:
+writes nothing (``Sanitizer.from_config`` reads the local feed store once to learn host names). The order of work
+for an event:
 
-1. **Input check**: structure, known attribute types, distribution present (:class:`SanitizeInputError` otherwise).
-2. **Gates** (event, object, attribute): distribution 0 or below the minimum, sharing groups not mapped to this
-   federation, blocked tags, dropped categories/types/object templates, deleted items, and values that are or
-   contain internal/own-public addresses, internal host names or e-mail addresses, or sensitive terms.
+1. **Input check**: structure, known attribute types, distribution present (:class:`SanitizeInputError` otherwise);
+   an event with a field the sanitiser does not know (:mod:`~legion_misp.privacy.fields`) is **withheld** with the
+   field named, never shared with it removed or copied.
+2. **Gates** (event, object, attribute, galaxy cluster): distribution 0 or below the minimum, sharing groups not
+   mapped to this federation, blocked tags, dropped categories/types/object templates, deleted items, and indicator
+   values that are or contain protected content (:class:`~legion_misp.privacy.scrub.ProtectedContent`: internal or
+   own addresses in any notation, internal host names or e-mail addresses, sensitive terms and patterns, detector
+   findings — also disguised or encoded). User names in profile paths, UNC hosts and learned host names are
+   replaced inside an indicator value, which is kept.
 3. **Identity**: ``Orgc``/``Org`` become the federation pseudonym; creator e-mails, sightings' sources and
-   organisations, local ids, proposals, related events and every unknown field are removed (allow-lists).
-   Event, object and attribute uuids are kept.
-4. **Keyed pseudonyms** for ``pseudonymise_types``; **text scrubbing** of info, comments, text-like attributes,
-   tags, galaxy text and event reports.
+   organisations, local ids, proposals, related events are removed (allow-lists). Event, object and attribute uuids
+   are kept.
+4. **Every string scrubbed or validated**: keyed pseudonyms for ``pseudonymise_types`` (their clear values are then
+   redacted everywhere else in the event); scrubbing of info, comments, text-like attributes, object names,
+   descriptions and relations, reference comments and custom relationship types, tags, galaxy text and ``meta``,
+   event reports; MISP enumerations (categories, meta-categories, templates, relationship types), uuids, dates and
+   timestamps validated, and dropped when invalid.
 5. **Noise** (OpenDP): sighting counts, clamped numeric attributes, first_seen/last_seen pairs. The event's (ε, δ)
    is the basic composition of the mechanisms that noised something in it.
 
