@@ -192,7 +192,7 @@ def _punycode(match: re.Match[str]) -> str:
         return match.group(0)
 
 
-def clean_view(text: str) -> View:
+def clean_view(text: str, *, keep_tags: bool = False) -> View:
     view = identity(text)
     if not _NEEDS_CLEAN.search(text):
         return view
@@ -203,7 +203,7 @@ def clean_view(text: str) -> View:
         if decoded.text == view.text:
             break
         view = decoded
-    if "<" in view.text:
+    if "<" in view.text and not keep_tags:
         view = rewrite(view, _TAG, lambda m: " " if _BLOCK_TAGS.match(m.group(0)) else "")
     return view if view.text.isascii() else map_chars(view, _clean_char)
 
@@ -232,9 +232,10 @@ def skeleton_view(plain: View) -> View:
 
 
 @lru_cache(maxsize=8192)
-def views(text: str) -> Views:
-    """The three normalised views of ``text`` (see the module documentation)."""
-    clean = clean_view(text)
+def views(text: str, *, keep_tags: bool = False) -> Views:
+    """The three normalised views of ``text`` (see the module documentation). Markup is read both ways by callers:
+    tags removed (``c<b>or</b>p``) and tags kept (``<a href="...">``, ``<!-- ... -->``: ``keep_tags``)."""
+    clean = clean_view(text, keep_tags=keep_tags)
     plain = plain_view(clean)
     return Views(text, clean, plain, skeleton_view(plain))
 

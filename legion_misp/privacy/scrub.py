@@ -158,12 +158,13 @@ class ProtectedContent:
         key = (text, indicator, depth)
         found = self._cache.get(key)
         if found is None:
-            seen = views(text)
-            spans = self._find_skeleton(seen.skeleton) + self._find_plain(seen.plain, indicator)
-            spans += [Span(m.start(), m.end(), "sensitive-pattern") for p in self._patterns
-                      for m in p.finditer(text) if m.end() > m.start()]
-            if depth < MAX_DEPTH:
-                spans += self._find_encoded(seen.clean, depth, indicator)
+            spans = [Span(m.start(), m.end(), "sensitive-pattern") for p in self._patterns
+                     for m in p.finditer(text) if m.end() > m.start()]
+            for keep_tags in ((False, True) if "<" in text else (False,)):  # markup read with and without tags
+                seen = views(text, keep_tags=keep_tags)
+                spans += self._find_skeleton(seen.skeleton) + self._find_plain(seen.plain, indicator)
+                if depth < MAX_DEPTH:
+                    spans += self._find_encoded(seen.clean, depth, indicator)
             found = tuple(_merge(spans))
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
@@ -172,11 +173,13 @@ class ProtectedContent:
 
     def _extra_deep(self, text: str, depth: int) -> list[Span]:
         """Per-event values and host names in ``text``, also inside encoded tokens."""
-        seen = views(text)
-        spans = self._find_extra(seen.skeleton)
-        if depth < MAX_DEPTH:
-            spans += [_mapped(seen.clean, start, end, "encoded-protected") for start, end in
-                      find_encoded(seen.clean.text, lambda decoded: bool(self._extra_deep(decoded, depth + 1)))]
+        spans = []
+        for keep_tags in ((False, True) if "<" in text else (False,)):
+            seen = views(text, keep_tags=keep_tags)
+            spans += self._find_extra(seen.skeleton)
+            if depth < MAX_DEPTH:
+                spans += [_mapped(seen.clean, start, end, "encoded-protected") for start, end in
+                          find_encoded(seen.clean.text, lambda decoded: bool(self._extra_deep(decoded, depth + 1)))]
         return spans
 
     def contains(self, text: str, *, indicator: bool = False) -> str | None:

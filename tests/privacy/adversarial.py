@@ -216,7 +216,9 @@ def _disguise_cases() -> list[Case]:
                     "files.bücher-intern。example", "backup_corp.example", "vpn.corp.example.attacker.test",
                     "payroll-export_corp.example.zip", "vpn.corp.example:8443", "https://corp.example@evil.test/",
                     "c" + "\u043e" + "rp.example", "xn--" + "c\u043erp".encode("punycode").decode() + ".example",
-                    "corp.exampIe", "c0rp.example"):
+                    "corp.exampIe", "c0rp.example", '<a href="https://vpn.corp.example/login">portal</a>',
+                    "<!-- vpn.corp.example -->", '<img alt="Project Nightjar" src="x.png">',
+                    '<span title="10.0.0.1">gateway</span>'):
         cases.append(Case("disguise-domain", written, _event(f"Lure {_control(index)} then {written}"),
                           [written], [_control(index)]))
         index += 1
