@@ -58,7 +58,7 @@ def _printable(raw: bytes) -> str | None:
         printable = sum(1 for c in text if c.isprintable() or c in "\r\n\t")
         if printable >= MIN_PRINTABLE * len(text):
             return text
-    if len(raw) % 2 == 0 and len(raw) >= 4:
+    if len(raw) % 2 == 0 and len(raw) >= 4 and raw[1::2].count(0) >= 0.8 * (len(raw) // 2):
         try:
             wide = raw.decode("utf-16-le")
         except UnicodeDecodeError:

@@ -26,8 +26,6 @@ gateway gw ad ldap files file share shares backup db sql web cdn static assets m
 hr it docs cloud secure admin internal corp lan local office exchange sharepoint teams print printer scan nas monitor
 grafana kibana splunk siem edr update updates time ntp log logs host server client router firewall fw switch
 """.split())
-_SKIPPED = frozenset({"uuid", "Sighting", "Org", "Orgc", "timestamp", "type", "category", "to_ids", "distribution",
-                      "first_seen", "last_seen", "object_relation", "template_uuid", "meta-category"})
 _FQDN = re.compile(r"(?<![\w\-.])([a-z0-9][a-z0-9_\-]{1,62})((?:\.[a-z0-9_\-]{1,63})+)")
 
 
@@ -36,16 +34,21 @@ def is_learnable(label: str) -> bool:
     return len(label) >= 3 and label not in GENERIC_LABELS and not label.isdigit()
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key not in _SKIPPED:
-                yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+def _strings(event: dict[str, Any]) -> Iterator[str]:
+    """The strings of an event where host names are written: info, values, comments, descriptions, reports."""
+    yield str(event.get("info", ""))
+    for attribute in _attributes(event):
+        yield str(attribute.get("value", ""))
+        if attribute.get("comment"):
+            yield str(attribute["comment"])
+    for obj in event.get("Object") or []:
+        if isinstance(obj, dict):
+            for key in ("description", "comment"):
+                if obj.get(key):
+                    yield str(obj[key])
+    for report in event.get("EventReport") or []:
+        if isinstance(report, dict) and report.get("content"):
+            yield str(report["content"])
 
 
 def _attributes(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
