@@ -46,7 +46,8 @@ def _warn_if_seeded(seed: int | None) -> None:
               help="Feed directory to write [default: privacy.out_path].")
 @click.option("--dry-run", is_flag=True, help="Write nothing, debit nothing; report what would happen.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write a JSON report: per event what was dropped, pseudonymised, scrubbed or noised, why, and ε.")
+              help="Write a JSON report: per event what was dropped, pseudonymised, scrubbed or noised, why, and ε; "
+                   "plus the residual risk: tokens of the shared copy that still look like identifiers.")
 @click.option("--seed", type=int, default=None, help=SEED_HELP)
 @click.pass_context
 def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_run: bool,
@@ -62,7 +63,7 @@ def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_
     \b
     Examples:
       legion sanitize --in data/feed --out data/feed-shared --report sanitize-report.json
-      legion sanitize --in data/feed --dry-run --report what-would-happen.json
+      legion sanitize --in data/feed --dry-run --report what-would-happen.json   # + residual-risk tokens
       legion sanitize stats --window 30d --out data/feed-shared
     """
     if ctx.invoked_subcommand is not None:
@@ -75,6 +76,7 @@ def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_
     if not dry_run and _same_place(source, out_dir):
         raise click.UsageError("--out must differ from --in: the shared copy would overwrite the originals")
     sanitizer = Sanitizer.from_config(config, seed=seed)
+    sanitizer.report_residual = report_path is not None
     ledger = None if dry_run else open_ledger(config)
     sink = None if dry_run else FeedStore(out_dir)
     report = ReportFile(Path(report_path) if report_path else None,
@@ -87,8 +89,12 @@ def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_
     except BaseException:
         report.abort()
         raise
-    report.close(summary.as_dict())
+    residual = report.residual
+    report.close({**summary.as_dict(), "residual_tokens": residual})
     _print_summary(summary, out_dir, report_path)
+    if report_path and residual:
+        click.echo(f"residual risk: {residual} token(s) in the shared copy still look like identifiers "
+                   "(listed per event under 'residual' in the report; add them to the policy)")
     if summary.failed:
         ctx.exit(EXIT_ITEM_FAILURES)
 

@@ -20,6 +20,7 @@ class ReportFile:
 
     def __init__(self, path: Path | None, header: dict[str, Any]):
         self.path = path
+        self.residual = 0
         self._handle: IO[str] | None = None
         self._first = True
         if path is None:
@@ -30,6 +31,7 @@ class ReportFile:
         self._handle.write('{"run": ' + json.dumps(header, ensure_ascii=False) + ',\n "events": [')
 
     def add(self, report: EventReport) -> None:
+        self.residual += len(report.residual)
         if self._handle is not None:
             self._handle.write(("\n  " if self._first else ",\n  ") + json.dumps(report.as_dict(), ensure_ascii=False))
             self._first = False

@@ -96,7 +96,8 @@ class StatisticsRelease:
     def __init__(self, policy: Policy, *, noise: NoiseSource | None = None):
         self.policy = policy
         self.noise = noise if noise is not None else SecureNoise()
-        self.protected_ = ProtectedContent(policy.organisation, placeholder=policy.placeholder)
+        self.protected_ = ProtectedContent(policy.organisation, placeholder=policy.placeholder,
+                                           detectors=policy.detector_set())
         self.mechanisms_ = self._build(policy)
 
     @staticmethod
