@@ -40,7 +40,7 @@ def _row(metric: str, value: float, unit: str, baseline: float | None = None, ra
 
 def example_config(folder: Path, *, detectors: list[str] | None = None) -> Any:
     """The shipped example configuration, with the example organisation's staff directory as sensitive terms."""
-    from legion_misp.config import load_config
+    from legion_misp.sections import load_config
 
     text = (REPO / "legion_misp" / "data" / "legion.example.toml").read_text(encoding="utf-8")
     text = text.replace('# pseudonym_key = "env:LEGION_PSEUDONYM_KEY"', 'pseudonym_key = "file:federation.key"')
@@ -172,8 +172,8 @@ def _misp_shared(event: dict[str, Any]) -> Any:
 # ---- adversarial corpus -------------------------------------------------------------------------------------------
 
 def adversarial(folder: Path) -> tuple[int, int, int]:
-    from legion_misp.config import load_config
     from legion_misp.privacy.sanitizer import Sanitizer
+    from legion_misp.sections import load_config
     from tests.privacy.adversarial import corpus
     from tests.privacy.test_adversarial import judge, write_adversarial_config
 

@@ -65,6 +65,20 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+_CALENDAR_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def is_date(value: Any) -> bool:
+    """True for a real calendar date written ``YYYY-MM-DD`` (surrounding blanks allowed)."""
+    if not isinstance(value, str) or not _CALENDAR_DATE.fullmatch(value.strip()):
+        return False
+    try:
+        dt.date.fromisoformat(value.strip())
+    except ValueError:
+        return False
+    return True
+
+
 def parse_duration(text: Any) -> float:
     """Parse ``'30d'``, ``'15m'``, ``'90s'``, ``'2h'``, ``'1w'`` into seconds."""
     match = _DURATION.match(text) if isinstance(text, str) else None

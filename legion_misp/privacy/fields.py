@@ -9,7 +9,6 @@ misp-objects' ``relationships.json``.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from functools import cache
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # Fields removed on the way out: local ids, identity of the reporting organisation and users, local state.
 _LOCAL_EVENT = {"id", "orgc_id", "org_id", "user_id", "Org", "Orgc", "event_creator_email", "sharing_group_id",
@@ -158,16 +156,6 @@ def is_uuid(value: Any) -> bool:
 def is_epoch(value: Any) -> bool:
     return (isinstance(value, int) and not isinstance(value, bool) and value >= 0) or \
         (isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 12)
-
-
-def is_date(value: Any) -> bool:
-    if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
-        return False
-    try:
-        dt.date.fromisoformat(value.strip())
-    except ValueError:
-        return False
-    return True
 
 
 def is_known_relation(object_name: str, relation: Any) -> bool:

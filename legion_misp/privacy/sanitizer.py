@@ -43,7 +43,7 @@ import numpy as np
 
 from ..errors import ConfigError, EventFormatError
 from ..stores.events import check_event, is_published
-from ..timeutil import parse_time
+from ..timeutil import is_date, parse_time
 from . import fields, gates
 from .detectors import SEGMENT_KINDS
 from .hostnames import learn_from, learn_hostnames
@@ -668,7 +668,7 @@ _COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
 _VALIDATORS = {
     "uuid": fields.is_uuid, "extends_uuid": fields.is_uuid, "template_uuid": fields.is_uuid,
     "referenced_uuid": fields.is_uuid, "object_uuid": fields.is_uuid,
-    "timestamp": fields.is_epoch, "publish_timestamp": fields.is_epoch, "date": fields.is_date,
+    "timestamp": fields.is_epoch, "publish_timestamp": fields.is_epoch, "date": is_date,
     "template_version": lambda v: str(v).strip().isdigit(),
     "threat_level_id": lambda v: str(v).strip() in fields.ENUMERATED["threat_level_id"],
     "analysis": lambda v: str(v).strip() in fields.ENUMERATED["analysis"],

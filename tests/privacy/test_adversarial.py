@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from legion_misp.cli import main
-from legion_misp.config import load_config
 from legion_misp.privacy.sanitizer import Sanitizer
+from legion_misp.sections import load_config
 
 from .adversarial import CONFIG, FEDERATION_KEY, Case, corpus
 from .conftest import write_feed

@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from legion_misp.cli import main as legion_main
-from legion_misp.config import load_config
 from legion_misp.errors import ConfigError
 from legion_misp.privacy.findings import publish_gate_findings
 from legion_misp.privacy.normalize import skeleton, views
 from legion_misp.privacy.policy import Policy
 from legion_misp.privacy.sanitizer import Sanitizer
+from legion_misp.sections import load_config
 
 from .adversarial import CYRILLIC
 from .conftest import attribute, event, write_feed
