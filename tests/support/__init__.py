@@ -1,0 +1,1 @@
+"""Test support: helpers that start real components (MISP, TAXII servers) for tests and benchmarks."""
