@@ -1,1 +1,3 @@
-"""Test support: helpers that start real components (MISP, TAXII servers) for tests and benchmarks."""
+"""Test and benchmark harnesses: real TAXII 2.1 servers on 127.0.0.1 (medallion, OpenTAXII), started and stopped by PID,
+the medallion backend they load, and MISP event builders. Used only by tests and benchmarks; not in the wheel.
+"""
