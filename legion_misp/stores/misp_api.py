@@ -28,6 +28,7 @@ HTTP error at ERROR level. The API key never appears in errors or logs.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -67,6 +68,7 @@ class MispApiStore(EventStore):
             log.warning("TLS certificate verification is OFF for %s: use only in a lab", self.url)
         self._misp = _connect(self.url, api_key, ca_bundle or verify_tls, timeout)
         self._user = _user_rights(self._misp)
+        self._known: set[str] | None = None  # inside batch(): uuids of every event MISP holds
 
     def __repr__(self) -> str:
         return f"MispApiStore({self.url!r})"
@@ -127,9 +129,40 @@ class MispApiStore(EventStore):
 
     # ---- writes ----------------------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[MispApiStore]:
+        """Many single upserts (``legion sync pull``): the uuids MISP holds are listed once (``restSearch`` with
+        ``metadata``, 1,000 a page), so a new event is added without probing for it first. An event another client
+        creates meanwhile makes that add fail (MISP refuses a second copy of a uuid); the next run updates it."""
+        self._known = self._all_uuids()
+        try:
+            yield self
+        finally:
+            self._known = None
+
+    def _all_uuids(self) -> set[str]:
+        uuids: set[str] = set()
+        page = 1
+        while True:
+            answer = self._request("POST", "events/restSearch",
+                                   {"metadata": 1, "page": page, "limit": 1000, "returnFormat": "json"})
+            rows = answer.get("response") if isinstance(answer, dict) else answer
+            if not isinstance(rows, list):
+                raise StoreError("unexpected restSearch answer (not a list of events)",
+                                 location=f"{self.url}/events/restSearch")
+            uuids.update(str((row.get("Event") or row).get("uuid")) for row in rows if isinstance(row, dict))
+            if len(rows) < 1000:
+                return uuids
+            page += 1
+
     def upsert(self, event: dict[str, Any], *, force: bool = False) -> UpsertResult:
         check_event(event, location=self.url)
-        return self._write(event, self.get(event["uuid"]), force)
+        known = self._known
+        existing = None if known is not None and event["uuid"] not in known else self.get(event["uuid"])
+        result = self._write(event, existing, force)
+        if known is not None:
+            known.add(event["uuid"])
+        return result
 
     def upsert_many(self, events: Iterable[dict[str, Any]], *, on_error: ErrorHandler | None = None
                     ) -> dict[UpsertResult, int]:

@@ -175,3 +175,15 @@ def test_org_admin_may_edit_own_events_only_and_says_so_per_event(store_for, org
     counts = store.upsert_many([edited, own_again, new_foreign], on_error=errors.append)
     assert counts[UpsertResult.UPDATED] == 1 and len(errors) == 2
     assert {e.event_uuid for e in errors} == {foreign["uuid"], new_foreign["uuid"]}
+
+
+def test_batch_adds_new_events_without_probing_and_still_compares_known_ones(store_for):
+    store = store_for(page_size=5)
+    events = [misp_event(f"batched {i}") for i in range(3)]
+    assert store.upsert(events[0]) is UpsertResult.CREATED
+    with store.batch():
+        assert store._known == {events[0]["uuid"]}
+        results = [store.upsert(e) for e in events]
+        assert store.upsert(events[1]) is UpsertResult.UNCHANGED  # added in this batch: compared, not re-added
+    assert results == [UpsertResult.UNCHANGED, UpsertResult.CREATED, UpsertResult.CREATED]
+    assert sorted(e["uuid"] for e in store.query()) == sorted(e["uuid"] for e in events)
