@@ -14,6 +14,7 @@ from tests.modules.test_classify import HAM, SPAM
 from tests.modules.test_dp_export import _planted_event
 from tests.modules.test_dp_export import config_path as _dp_config  # noqa: F401 - fixture reused below
 from tests.modules.test_federation_import import LIE, SHARED_IP, _federation_bundle, members  # noqa: F401
+from tests.privacy.conftest import write_config
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +161,57 @@ def test_import_module_endpoint_stores_corroborated_indicators(modules_on, tmp_p
                for a in attributes}
     assert decided[SHARED_IP] == (True, ['legion:corroboration="2-of-3"'])
     assert decided[LIE] == (False, ['legion:corroboration="1-of-3"'])
+
+
+def _gate_graph(config_path: str) -> dict:
+    """A two-node workflow (MISP's drawflow graph): event-publish trigger -> legion_publish_gate action node."""
+    return {
+        "1": {"id": 1, "name": "event-publish", "class": "block-type-trigger", "pos_x": 0, "pos_y": 0,
+              "data": {"id": "event-publish", "module_type": "trigger", "name": "Event Publish"},
+              "inputs": [], "outputs": {"output_1": {"connections": [{"node": "2", "output": "input_1"}]}}},
+        "2": {"id": 2, "name": "legion_publish_gate", "class": "block-type-action", "pos_x": 300, "pos_y": 0,
+              "data": {"id": "legion_publish_gate", "module_type": "action", "name": "Legion publish gate",
+                       "indexed_params": {"config_path": config_path}},
+              "inputs": {"input_1": {"connections": [{"node": "1", "input": "output_1"}]}},
+              "outputs": {"output_1": {"connections": []}}},
+    }
+
+
+def test_publish_gate_blocks_publishing_through_misps_workflow(modules_on, misp_fresh, tmp_path):
+    """MISP 2.5.1 runs a blocking event-publish workflow inline when workers are off (Event::publish ->
+    isTriggerCallable -> executeTrigger), but refuses to let anyone configure one: WorkflowsController::beforeFilter
+    renders "Background workers must be enabled to use workflows" for every workflows/* action. The workflow is
+    therefore written the way MISP's editor would store it (workflows row, trigger setting, Redis trigger list)."""
+    misp = modules_on
+    config = write_config(tmp_path / "gate")
+    port = int(misp_fresh.modules_url.rsplit(":", 1)[1])
+    # MISP loads every bundled workflow module when a workflow runs; Module_assign_country_from_enrichment's
+    # constructor reads the "Country" galaxy and dies (TypeError, HTTP 500) without it. Galaxies are not in the
+    # test kit, so an empty one stands in.
+    misp_fresh.sql("INSERT INTO galaxies (uuid, name, type, description, version) VALUES "
+                   "('84668357-5a8c-4bdd-9f0f-6b50b2aee4c1', 'Country', 'country', 'stand-in', '1')")
+    graph = json.dumps(_gate_graph(str(config))).replace("\\", "\\\\").replace("'", "\\'")
+    misp_fresh.sql("INSERT INTO workflows (uuid, name, description, timestamp, enabled, counter, trigger_id, "
+                   "debug_enabled, data) VALUES ('0c5e2d7a-3f1b-4e8c-9a6d-2b7f4e1c8a90', 'legion publish gate', "
+                   f"'', UNIX_TIMESTAMP(), 1, 0, 'event-publish', 0, '{graph}')")
+    workflow_id = misp_fresh.sql("SELECT id FROM workflows WHERE trigger_id = 'event-publish'").split()[0]
+    misp_fresh.redis("SADD", "workflow:workflow_list:event-publish", workflow_id)
+    misp_fresh.redis("SADD", "workflow:modules_enabled", "legion_publish_gate")  # what toggleModule stores
+    settings = {"Plugin.Workflow_enable": True, "Plugin.Workflow_triggers_event-publish": True,
+                "Plugin.Action_services_enable": True, "Plugin.Action_services_url": "http://127.0.0.1",
+                "Plugin.Action_services_port": port, "Plugin.Action_timeout": 60,
+                "Plugin.Action_legion_publish_gate_enabled": True}
+    misp_fresh.set_config(settings)
+    try:
+        leaky = _event_with(misp, attributes=[("ip-src", "10.20.30.40"), ("domain", "c2.gate.example.net")],
+                            info="would share an internal address")
+        answer = misp.publish(leaky)
+        assert not misp.get_event(leaky.id, pythonify=True).published, answer
+        assert answer["errors"][1]["errors"] == {"Module": "Module failure."}  # all MISP says over REST
+        logged = misp_fresh.sql("SELECT CONCAT(title, ' | ', `change`) FROM logs ORDER BY id DESC LIMIT 15")
+        assert "Publishing stopped by a blocking workflow" in logged and "10.20.30.40" in logged, logged
+        clean = _event_with(misp, attributes=[("domain", "c2.clean.example.net")], info="clean")
+        misp.publish(clean)
+        assert misp.get_event(clean.id, pythonify=True).published
+    finally:
+        misp_fresh.set_config({"Plugin.Workflow_enable": False, "Plugin.Action_services_enable": False})

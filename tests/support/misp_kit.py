@@ -11,6 +11,7 @@ with that reason. A start that fails for any other reason raises :class:`MispSta
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -109,6 +110,19 @@ class MispInstance:
         """Run one SQL statement on MISP's database (test set-up MISP's API cannot do) and return its output."""
         result = subprocess.run(["mariadb", f"--defaults-file={self.home / 'my.cnf'}", "-uroot", "-N", MISP_DB,
                                  "-e", statement], capture_output=True, text=True, check=True, timeout=120)
+        return result.stdout
+
+    def set_config(self, overrides: dict[str, Any]) -> None:
+        """Write dotted-key settings straight into MISP's config.php (with start-misp.sh's own merge tool), for
+        settings MISP's API refuses in this set-up (workflow triggers while background workers are off)."""
+        path = self.home / "overrides-test.json"
+        path.write_text(json.dumps(overrides))
+        subprocess.run(["php", str(self.home / "tools" / "misp-config.php"), str(self.home / "MISP/app/Config"),
+                        str(path)], check=True, timeout=60, capture_output=True)
+
+    def redis(self, *args: str) -> str:
+        result = subprocess.run(["redis-cli", "-p", self.env["MISP_REDIS_PORT"], "-n", MISP_REDIS_DB, *args],
+                                capture_output=True, text=True, check=True, timeout=60)
         return result.stdout
 
     def cake(self, *args: str) -> str:
