@@ -52,3 +52,9 @@ def store_for(monkeypatch, misp_fresh: MispInstance):
         return MispApiStore(misp_fresh.url, Secret(f"env:{KEY_ENV}"), verify_tls=False, timeout=120,
                             page_size=page_size)
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/misp/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.slow)  # real MISP: still run by `make test`
