@@ -89,32 +89,47 @@ def _timed(job: Any, direction: str) -> float:
     return elapsed
 
 
+def _upsert_chunk(store: Any, chunk: list[dict]) -> float:
+    from legion_misp.stores import UpsertResult
+
+    started = time.perf_counter()
+    done = store.upsert_many(chunk)
+    if done[UpsertResult.CREATED] != len(chunk):
+        raise RuntimeError(f"store import: {dict(done)}")
+    return time.perf_counter() - started
+
+
 def _import_rows(a: Any, workdir: Path, count: int) -> list[dict]:
+    """Ours and PyMISP's loop on two event sets of the same shape, interleaved in chunks of 100 (order
+    alternating) so both see the same database size and the same machine load (the machine is shared)."""
     from legion_misp.stores import FeedStore, UpsertResult
 
     workdir.mkdir(parents=True, exist_ok=True)
-    events = _events(count, IMPORT_ATTRIBUTES, "OrgA")
-    feed = FeedStore(workdir / "feed")
-    with feed.batch():
-        feed.upsert_many(events)
+    ours_events = _events(count, IMPORT_ATTRIBUTES, "OrgA")
+    theirs_events = _events(count, IMPORT_ATTRIBUTES, "OrgP")
     a.reset()
-    baseline = _pymisp_loop(a, events)
-    a.reset()
-    store = _store(a)
+    store, ours, baseline = _store(a), 0.0, 0.0
+    for index, start in enumerate(range(0, count, 100)):
+        chunk = ours_events[start:start + 100]
+        if index % 2 == 0:
+            ours += _upsert_chunk(store, chunk)
+            baseline += _pymisp_loop(a, theirs_events[start:start + 100])
+        else:
+            baseline += _pymisp_loop(a, theirs_events[start:start + 100])
+            ours += _upsert_chunk(store, chunk)
     started = time.perf_counter()
-    counts = store.upsert_many(FeedStore(workdir / "feed", create=False).query())
-    ours = time.perf_counter() - started
-    if counts[UpsertResult.CREATED] != count:
-        raise RuntimeError(f"store import created {counts[UpsertResult.CREATED]} of {count}")
-    started = time.perf_counter()
-    again = store.upsert_many(FeedStore(workdir / "feed", create=False).query())
+    again = store.upsert_many(ours_events)
     reimport = time.perf_counter() - started
     if again[UpsertResult.UNCHANGED] != count:
         raise RuntimeError(f"re-import: {dict(again)}")
     label = f"PyMISP add_event loop {baseline:.1f} s ({count / baseline:.1f} events/s)"
-    rows = [_row(f"store import, {count} events x {IMPORT_ATTRIBUTES} attributes", count / ours, "events/s",
-                 baseline=label, ratio=ours / baseline, target="<= 1.2x PyMISP", met=ours / baseline <= 1.2),
+    rows = [_row(f"store import, {count} events x {IMPORT_ATTRIBUTES} attributes (MispApiStore.upsert_many)",
+                 count / ours, "events/s", baseline=label, ratio=ours / baseline, target="<= 1.2x PyMISP",
+                 met=ours / baseline <= 1.2),
             _row(f"store re-import, {count} events all unchanged", count / reimport, "events/s")]
+    feed = FeedStore(workdir / "feed")
+    with feed.batch():
+        feed.upsert_many(ours_events)
 
     a.reset()
     server = _taxii(workdir)
