@@ -1,7 +1,8 @@
 """A MISP instance through its REST API (PyMISP's session), paginated, TLS verification on by default.
 
 Tested against a real MISP 2.5.1 (``tests/misp/``). Endpoints: ``POST /events/restSearch`` (``timestamp``,
-``tags``, ``published``, ``uuid``, ``page``, ``limit``), ``POST /events/add``, ``POST /events/edit/<uuid>``,
+``tags``, ``uuid``, ``metadata``, ``page``, ``limit``), ``POST /events/add/metadata:1`` and
+``POST /events/edit/<uuid>/metadata:1`` (MISP answers with the event's metadata, not the whole event),
 ``POST /tags/removeTagFromObject``, ``POST /sightings/add/<attribute uuid>``, ``POST /events/delete/<uuid>``.
 
 What MISP does that a naive client trips over, and what this store does about it:
@@ -202,14 +203,14 @@ class MispApiStore(EventStore):
         event_uuid = event["uuid"]
         if existing is None:
             self._check_may_create(event)
-            self._request("POST", "events/add", {"Event": event}, event_uuid=event_uuid)
+            self._request("POST", "events/add/metadata:1", {"Event": event}, event_uuid=event_uuid)
             return UpsertResult.CREATED
         if same_content(existing, event):
             return UpsertResult.UNCHANGED
         if not force and event_timestamp(existing) > event_timestamp(event):
             return UpsertResult.STALE
         self._check_may_edit(existing)
-        self._request("POST", f"events/edit/{event_uuid}", {"Event": edit_payload(existing, event)},
+        self._request("POST", f"events/edit/{event_uuid}/metadata:1", {"Event": edit_payload(existing, event)},
                       event_uuid=event_uuid)
         self._remove_dropped_tags(existing, event)
         return UpsertResult.UPDATED
