@@ -16,6 +16,7 @@ N = 1,000 (``quick``: 100). ``python -m benchmarks.bench_misp [--quick]``.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -212,6 +213,7 @@ def run(quick: bool = False) -> list[dict]:
         a.stop()
         if b is not None:
             b.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main(argv: list[str]) -> None:
