@@ -70,6 +70,8 @@ class MispApiStore(EventStore):
         self._misp = _connect(self.url, api_key, ca_bundle or verify_tls, timeout)
         self._user = _user_rights(self._misp)
         self._known: set[str] | None = None  # inside batch(): uuids of every event MISP holds
+        self._pending: dict[str, Any] = {}  # inside batch(): uuid -> future of its background add
+        self._writers: Any = None
 
     def __repr__(self) -> str:
         return f"MispApiStore({self.url!r})"
@@ -132,14 +134,33 @@ class MispApiStore(EventStore):
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[MispApiStore]:
-        """Many single upserts (``legion sync pull``): the uuids MISP holds are listed once (``restSearch`` with
-        ``metadata``, 1,000 a page), so a new event is added without probing for it first. An event another client
-        creates meanwhile makes that add fail (MISP refuses a second copy of a uuid); the next run updates it."""
+        """Many single upserts (``legion sync pull``). The uuids MISP holds are listed once (``restSearch`` with
+        ``metadata``, 1,000 a page), so a new event needs no existence probe; and new events are added by one
+        background thread, so MISP saves one while the caller converts the next. Adds stay one at a time: two
+        parallel adds that create the same new tag or organisation race inside MISP (HTTP 500, seen in the demo).
+        ``upsert`` answers ``created`` for such an event at once; an add that then fails makes the batch raise
+        :class:`StoreError` when it closes (the pull then keeps those groups for its next run). An event another
+        client creates meanwhile makes its add fail the same way (MISP refuses a second copy of a uuid)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         self._known = self._all_uuids()
+        self._pending = {}
+        self._writers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="misp-add")
+        failed: list[StoreError] = []
         try:
             yield self
         finally:
-            self._known = None
+            for future in list(self._pending.values()):
+                error = future.exception()
+                if isinstance(error, StoreError):
+                    failed.append(error)
+                elif error is not None:
+                    failed.append(StoreError(f"add failed: {type(error).__name__}: {error}", location=self.url))
+            self._writers.shutdown(wait=True)
+            self._known, self._pending, self._writers = None, {}, None
+        if failed:
+            raise StoreError(f"{len(failed)} new event(s) were not added to MISP (the first: {failed[0]})",
+                             location=self.url)
 
     def _all_uuids(self) -> set[str]:
         uuids: set[str] = set()
@@ -158,12 +179,30 @@ class MispApiStore(EventStore):
 
     def upsert(self, event: dict[str, Any], *, force: bool = False) -> UpsertResult:
         check_event(event, location=self.url)
+        event_uuid = event["uuid"]
         known = self._known
-        existing = None if known is not None and event["uuid"] not in known else self.get(event["uuid"])
-        result = self._write(event, existing, force)
-        if known is not None:
-            known.add(event["uuid"])
-        return result
+        if known is None:
+            return self._write(event, self.get(event_uuid), force)
+        pending = self._pending.pop(event_uuid, None)
+        if pending is not None:
+            pending.result()  # the same uuid again in this batch: its add must land before we compare
+        if event_uuid in known:
+            return self._write(event, self.get(event_uuid), force)
+        self._check_may_create(event)
+        known.add(event_uuid)
+        self._drain(limit=8)
+        self._pending[event_uuid] = self._writers.submit(self._write, event, None, force)
+        return UpsertResult.CREATED
+
+    def _drain(self, limit: int) -> None:
+        """Keep at most ``limit`` adds in flight (memory stays flat on a long pull)."""
+        while len(self._pending) >= limit:
+            oldest = next(iter(self._pending))
+            self._pending[oldest].exception()
+            finished = self._pending.pop(oldest)
+            if finished.exception() is not None:
+                self._pending[oldest] = finished  # keep it: the batch reports it when it closes
+                return
 
     def upsert_many(self, events: Iterable[dict[str, Any]], *, on_error: ErrorHandler | None = None
                     ) -> dict[UpsertResult, int]:
