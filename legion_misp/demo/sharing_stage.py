@@ -13,7 +13,8 @@ Every member has its own folder ``<out>/members/<pseudonym>/`` (wiped at the sta
 - ``feed-shared/``: what its sanitiser let out (debited in ``privacy-ledger.sqlite``); this is what it publishes,
   signed, to the shared collection;
 - ``feed-received/``: what it pulled from the federation, verified against the roster, ``to_ids`` decided by
-  corroboration (f = 1: at least two distinct members).
+  corroboration (f = 1: at least two distinct members). With ``legion demo --misp``, member-7f3a pulls into a real
+  MISP instead (``ctx.data["misp_store"]``).
 
 ``member-m`` is malicious: it publishes a flood of invented indicators (properly signed, so accepted, but never
 ``to_ids``) and performs every attack of :data:`~legion_misp.demo.attacks.ATTACKS`. ``members/taxii-objects.json``
@@ -286,7 +287,9 @@ def _run_federation(ctx: DemoContext, members_dir: Path, configs: dict[str, Any]
                     ids: dict[str, str], stolen: Any, stranger: Any, *, key_ids: dict[str, str]) -> StageResult:
     results = {p: MemberResult(p, ORG_NAMES[p]) for p in HONEST}
     shared_stores: dict[str, FeedStore] = {}
-    received = {p: FeedStore(members_dir / p / "feed-received") for p in HONEST}
+    received: dict[str, Any] = {p: FeedStore(members_dir / p / "feed-received") for p in HONEST}
+    if ctx.data.get("misp_store") is not None:  # legion demo --misp: we pull into a real MISP
+        received[OUR_ORG[0]] = ctx.data["misp_store"]
     problems: list[str] = []
 
     # 1. every honest member sanitises its own feed (its ledger is debited) and publishes it, signed

@@ -68,6 +68,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 LEGION_NAMESPACE = uuid_module.UUID("5b0c1f3e-9a8d-4e52-b1c7-3f6d2a9e8c41")
 SIGHTING_SUMMARY_OBJECT = "legion-sighting-summary"
+# MISP drops an object without a template uuid ("Object dropped due to validation"); same naming rule as
+# legion-verdict's (uuid5 of "object-template/<name>" in the legion namespace).
+SIGHTING_SUMMARY_TEMPLATE_UUID = str(uuid_module.uuid5(LEGION_NAMESPACE, f"object-template/{SIGHTING_SUMMARY_OBJECT}"))
 TAG_PSEUDONYMISED = "legion:pseudonymised"
 TAG_NOISED = "legion:dp-noised"
 
@@ -639,6 +642,7 @@ class Sanitizer:
         if self.policy.sighting_times:
             attributes += self._sighting_times(original, timestamp, attr)
         return {"uuid": str(base), "name": SIGHTING_SUMMARY_OBJECT, "meta-category": "misc", "distribution": 5,
+                "template_uuid": SIGHTING_SUMMARY_TEMPLATE_UUID, "template_version": "1",
                 "description": "Differentially private sighting counts of one attribute (legion-misp).",
                 "comment": "noisy counts; see 'What is shared and what is protected'",
                 "timestamp": timestamp, "Attribute": attributes,

@@ -225,12 +225,27 @@ def stix_to_misp(objects: list[dict[str, Any]], *, event_uuid: str | None = None
     event = event.get("Event", event)
     if event_uuid:
         event["uuid"] = event_uuid
+    if not isinstance(event.get("Orgc"), dict) or not event["Orgc"].get("name"):
+        creator = _creator_identity(valid)
+        if creator is not None:  # misp-stix leaves Orgc out; MISP would then credit the receiving organisation
+            event["Orgc"] = creator
     if peer:
         tags = event.setdefault("Tag", [])
         name = PEER_TAG.format(peer)
         if not any(t.get("name") == name for t in tags):
             tags.append({"name": name})
     return Converted(event=event, invalid=invalid, from_misp=from_misp)
+
+
+def _creator_identity(objects: list[dict[str, Any]]) -> dict[str, str] | None:
+    """``{"name", "uuid"}`` of the identity that created the group's container (else of its first object)."""
+    identities = {o.get("id"): o for o in objects if o.get("type") == "identity"}
+    ordered = sorted(objects, key=lambda o: o.get("type") not in CONTAINER_TYPES)
+    for obj in ordered:
+        identity = identities.get(obj.get("created_by_ref"))
+        if identity is not None and identity.get("name"):
+            return {"name": str(identity["name"]), "uuid": str(identity["id"]).split("--", 1)[1]}
+    return None
 
 
 def _quietly(func: Any, *args: Any) -> Any:
