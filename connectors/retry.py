@@ -49,7 +49,10 @@ def retry_quarantine(state: SyncState, store: EventStore, settings: SyncSettings
             payload = None
         with state.transaction():
             state.resolve_quarantine(entry.id)
-            if isinstance(payload, list) and entry.stix_id and state.staged_version(entry.collection, entry.stix_id):
+            if entry.code in ("unparseable-page", "payload-over-cap"):  # nothing a retry can accept: kept as is
+                state.quarantine(entry.collection, entry.reason, stix_id=entry.stix_id, version=entry.version,
+                                 payload=entry.payload, code=entry.code, max_bytes=settings.quarantine_max_bytes)
+            elif isinstance(payload, list) and entry.stix_id and state.staged_version(entry.collection, entry.stix_id):
                 state.mark_dirty(entry.collection, entry.stix_id)  # a group that failed conversion
             elif isinstance(payload, dict):
                 puller.take([payload])
