@@ -123,6 +123,12 @@ def check_object(obj: Any, *, max_bytes: int, max_nesting: int) -> tuple[str, st
         raise ObjectRefused(Reason.SPEC_VERSION, "missing spec_version (STIX 2.1 requires it)")
     if spec is not None and spec != "2.1":
         raise ObjectRefused(Reason.SPEC_VERSION, f"spec_version {str(spec)[:20]!r} is not 2.1")
+    required = () if stix_type in SCO_TYPES else ("created",) if stix_type == "marking-definition" else (
+        "created", "modified", *(("valid_from",) if stix_type == "indicator" else ()))
+    missing = [key for key in required if key not in obj]
+    if missing:
+        raise ObjectRefused(Reason.INVALID_STIX, f"required propert{'ies' if len(missing) > 1 else 'y'} "
+                                                 f"{', '.join(missing)} missing")
     _check_timestamps(obj)
     _check_references(obj)
     if stix_type in SCO_TYPES:
