@@ -32,11 +32,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from legion_misp.errors import StoreError
-from legion_misp.stix.ingest import convert_accepted
-from legion_misp.stix.reasons import Reason, Refusal
-from legion_misp.stores import EventStore, UpsertResult
-
-from .convert import (
+from legion_misp.stix.codec import (
     CONTAINER_TYPES,
     ObjectRejected,
     check_object,
@@ -46,6 +42,10 @@ from .convert import (
     references,
     stix_to_misp,
 )
+from legion_misp.stix.ingest import convert_accepted
+from legion_misp.stix.reasons import Reason, Refusal
+from legion_misp.stores import EventStore, UpsertResult
+
 from .datastore import StixSource
 from .settings import SyncSettings
 from .state import SyncState

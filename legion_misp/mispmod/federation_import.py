@@ -122,7 +122,7 @@ def verified_objects(objects: list[dict[str, Any]], guard: Any) -> tuple[list[di
 
 
 def import_bundle(request: dict[str, Any]) -> dict[str, Any]:
-    from connectors.convert import stix_to_misp
+    from ..stix.codec import stix_to_misp
 
     good, refused = checked_objects(decode_bundle(request.get("data")))
     kept, conflicting, _duplicates = first_copies(good)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from connectors.convert import stix_to_misp
 from legion_misp.mispmod.federation_import import checked_objects
+from legion_misp.stix.codec import stix_to_misp
 from legion_misp.stix.ingest import convert_accepted, first_copies
 from legion_misp.stix.validate import loads_untrusted
 
