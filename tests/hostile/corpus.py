@@ -53,12 +53,21 @@ class Case:
     family: str = "hostile"
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def text(self) -> str:
+    def text(self, objects: list[Any] | None = None) -> str:
         """The bundle as JSON text, with the raw markers substituted."""
-        text = json.dumps({"type": "bundle", "id": sid("bundle", self.name), "objects": self.objects})
-        for marker, raw in RAW.items():
-            text = text.replace(marker, raw)
-        return text
+        return raw_json({"type": "bundle", "id": sid("bundle", self.name),
+                         "objects": self.objects if objects is None else objects})
+
+    def envelope(self, objects: list[Any] | None = None) -> bytes:
+        """A TAXII envelope of (some of) its objects, as the bytes a peer POSTs."""
+        return raw_json({"objects": self.objects if objects is None else objects}).encode("utf-8")
+
+
+def raw_json(value: Any) -> str:
+    text = json.dumps(value)
+    for marker, raw in RAW.items():
+        text = text.replace(marker, raw)
+    return text
 
 
 def _neighbour(case: str, k: int) -> tuple[dict[str, Any], str, list[str]]:
