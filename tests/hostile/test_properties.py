@@ -65,7 +65,7 @@ def mutated(draw):
     return group
 
 
-@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(group=mutated())
 def test_any_value_in_any_field_through_the_pull(group):
     with tempfile.TemporaryDirectory() as folder:
@@ -87,7 +87,7 @@ def test_any_value_in_any_field_through_the_pull(group):
         assert all(e.code and " " not in e.code for e in entries)
 
 
-@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(group=mutated())
 def test_any_value_in_any_field_through_the_import_module(group, tmp_path_factory):
     folder = tmp_path_factory.mktemp("import")
