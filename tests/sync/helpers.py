@@ -6,28 +6,14 @@ from collections import Counter
 
 import requests
 
-from tests.support.events import attribute_values
+from tests.support.events import attribute_meaning
 
 MEDIA = "application/taxii+json;version=2.1"
 
 
-# Pulled content always goes through misp-stix's external-STIX parser (a peer never chooses the parser), which
-# holds some MISP attribute types as object attributes: the same observable, in another MISP shape.
-SAME_MEANING = {"network-traffic/dst_ip": "ip-dst", "network-traffic/src_ip": "ip-src", "email/from": "email-src",
-                "email/to": "email-dst", "file/sha256": "sha256", "file/sha1": "sha1", "file/md5": "md5",
-                "file/filename": "filename", "domain-ip/domain": "domain", "domain-ip/ip": "ip-dst"}
-
-
-def meaning(event: dict) -> set[tuple[str, str]]:
-    """(observable kind, value) of every attribute, whatever MISP shape holds it (a network-traffic object's
-    protocol is what STIX network traffic must carry, not a MISP attribute of its own)."""
-    return {(SAME_MEANING.get(kind, kind), value) for kind, value in attribute_values(event)
-            if kind != "network-traffic/protocol"}
-
-
 def normalised(event: dict) -> dict:
     """What must survive MISP → STIX → MISP: uuid, info, what the attributes say, the original tags."""
-    return {"uuid": event["uuid"], "info": event.get("info"), "attributes": meaning(event),
+    return {"uuid": event["uuid"], "info": event.get("info"), "attributes": attribute_meaning(event),
             "tags": {t["name"] for t in event.get("Tag", [])} - {"Threat-Report", 'misp:tool="MISP-STIX-Converter"'}
             - {t for t in (x["name"] for x in event.get("Tag", [])) if t.startswith(("legion:peer=",
                                                                                        "misp-galaxy:producer="))}}
