@@ -191,20 +191,23 @@ def quarantine() -> None:
 @quarantine.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (includes payloads).")
 @click.option("--all", "show_all", is_flag=True, help="Include resolved entries.")
+@click.option("--code", "codes", multiple=True, help="Only entries with this reason code (repeatable), e.g. "
+              "unsupported-pattern; the codes are listed in docs/sync.md.")
 @click.pass_context
-def quarantine_list(ctx: click.Context, as_json: bool, show_all: bool) -> None:
-    """List quarantined objects with their reasons.
+def quarantine_list(ctx: click.Context, as_json: bool, show_all: bool, codes: tuple[str, ...]) -> None:
+    """List quarantined objects with their reason codes and messages.
 
     \b
     Example:
       legion sync quarantine list
+      legion sync quarantine list --code unsupported-pattern --code meaning-changed
     """
     from connectors.settings import SyncSettings
     from connectors.state import SyncState
 
     settings = SyncSettings.from_config(state(ctx).config())
     with SyncState(settings.state_path) as db:
-        entries = db.quarantined(include_resolved=show_all)
+        entries = [e for e in db.quarantined(include_resolved=show_all) if not codes or e.code in codes]
     if as_json:
         click.echo(json.dumps([e.__dict__ for e in entries], indent=2))
         return
