@@ -43,7 +43,7 @@ from legion_misp.stix.codec import (
     stix_to_misp,
 )
 from legion_misp.stix.ingest import convert_accepted
-from legion_misp.stix.reasons import Reason, Refusal
+from legion_misp.stix.reasons import Reason, Refusal, code_of
 from legion_misp.stores import EventStore, UpsertResult
 
 from .datastore import StixSource
@@ -277,7 +277,7 @@ class Puller:
         entry = self.state.quarantine_item(self.key, reason, stix_id=stix_id[:300] if stix_id else None,
                                            version=version, payload=body,
                                            max_bytes=self.settings.quarantine_max_bytes)
-        code = reason.split(":", 1)[0] if not reason.startswith("trust:") else reason.split(":")[1].strip()
+        code = code_of(reason)
         self.stats.refused[code] = self.stats.refused.get(code, 0) + 1
         if entry.again:
             self.stats.still_quarantined += 1
