@@ -47,6 +47,9 @@ MAX_NAME_CHARS = 1_024          # name / pattern_type / labels of any object
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 # anywhere: controls (tab, LF, CR allowed in prose) and lone surrogates (text that is not Unicode)
+# candidates in JSON text as json.dumps(ensure_ascii=False) writes it: C0 controls escaped (\b, \f, \u00XX), DEL/C1
+# and surrogates as they are (an escaped backslash followed by "b" is a false candidate the walk then clears)
+_BAD_BODY = re.compile(r"[\x7f-\x9f\ud800-\udfff]|\\(?:[bf]|u00(?:0[0-7be-f]|1[0-9a-f]))")
 _BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _VALUE_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")  # in values
 _HASH_LENGTHS = {"MD5": 32, "SHA-1": 40, "SHA1": 40, "SHA-224": 56, "SHA-256": 64, "SHA256": 64, "SHA-384": 96,
@@ -57,8 +60,17 @@ _DOMAIN_LABEL = re.compile(r"^[^\s/\\@:]{1,63}$")
 _ESCAPE = re.compile(r"\\(.)")
 
 
-class _BadNumber(str):
-    """A number the page carried that Python cannot hold faithfully (NaN, Infinity, overflow, > 4,300 digits)."""
+class _BadNumber:
+    """A number the page carried that Python cannot hold faithfully (NaN, Infinity, overflow, > 4,000 digits).
+    Not a ``str``: serialising an object that holds one fails, which :func:`check_object` reports."""
+
+    __slots__ = ("literal",)
+
+    def __init__(self, literal: str):
+        self.literal = literal[:40]
+
+    def __repr__(self) -> str:
+        return f"<number {self.literal}>"
 
 
 def loads_untrusted(text: str | bytes) -> Any:
@@ -107,11 +119,15 @@ def check_object(obj: Any, *, max_bytes: int, max_nesting: int) -> tuple[str, st
     depth = nesting_depth(obj, max_nesting)
     if depth > max_nesting:
         raise ObjectRefused(Reason.TOO_DEEP, f"nested deeper than {max_nesting} levels")
-    _check_text(obj)
     try:
         body = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (ValueError, TypeError) as exc:
+        if "_BadNumber" in str(exc):
+            raise ObjectRefused(Reason.INVALID_JSON, "holds a number JSON cannot carry faithfully (NaN, "
+                                                     "Infinity, an overflowing float or a huge integer)") from None
         raise ObjectRefused(Reason.INVALID_JSON, f"not valid JSON ({str(exc)[:80]})") from None
+    if _BAD_BODY.search(body):  # one scan of the serialised text; the walk names the property
+        _check_text(obj)
     size = len(body.encode("utf-8"))
     if size > max_bytes:
         raise ObjectRefused(Reason.TOO_LARGE, f"larger than {max_bytes} bytes ({size} bytes)")
@@ -131,6 +147,7 @@ def check_object(obj: Any, *, max_bytes: int, max_nesting: int) -> tuple[str, st
     if missing:
         raise ObjectRefused(Reason.INVALID_STIX, f"required propert{'ies' if len(missing) > 1 else 'y'} "
                                                  f"{', '.join(missing)} missing")
+    _check_fields(obj)
     _check_timestamps(obj)
     _check_references(obj)
     if stix_type in SCO_TYPES:
@@ -158,10 +175,8 @@ def _strings(value: Any) -> Iterator[tuple[str, str]]:
 
 
 def _check_text(obj: dict[str, Any]) -> None:
+    """Refuse control characters and lone surrogates, naming the property that holds them."""
     for name, text in _strings(obj):
-        if isinstance(text, _BadNumber):
-            raise ObjectRefused(Reason.INVALID_JSON, f"property {name!r} holds a number JSON cannot carry "
-                                                     f"faithfully ({str.__str__(text)[:20]})")
         found = _BAD_TEXT.search(text)
         if found is None:
             continue
@@ -169,6 +184,9 @@ def _check_text(obj: dict[str, Any]) -> None:
             raise ObjectRefused(Reason.BAD_UNICODE, f"property {name!r} is not valid Unicode (lone surrogate)")
         raise ObjectRefused(Reason.CONTROL_CHARACTER, f"property {name!r} holds control character "
                                                       f"U+{ord(found.group()):04X}")
+
+
+def _check_fields(obj: dict[str, Any]) -> None:
     for key in ("name", "pattern_type", "value"):
         value = obj.get(key)
         if value is not None and not isinstance(value, str | int):
