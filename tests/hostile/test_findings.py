@@ -164,3 +164,25 @@ def test_a_group_misp_stix_fails_on_is_split_per_object(tmp_path, monkeypatch):
     _stats, entries, events, _, _ = pull(tmp_path, [poison, fine])
     assert entries[poison["id"]].code == "conversion-failed"
     assert ("ip-dst", "203.0.113.65") in pairs(events)
+
+
+def test_an_object_refused_at_conversion_is_converted_by_retry(tmp_path, monkeypatch):
+    """An object staged then refused when its group was converted (here: misp-stix failing on it) is converted
+    again by `quarantine retry` once the cause is gone — not resolved without being converted."""
+    import legion_misp.stix.codec as codec
+
+    real = codec.stix_to_misp
+
+    def fragile(objects, **kwargs):
+        if any(o.get("name") == "flaky 0" for o in objects):
+            raise AttributeError("misp-stix choked")
+        return real(objects, **kwargs)
+
+    flaky = indicator("flaky", "[ipv4-addr:value = '203.0.113.66']", name="flaky 0")
+    monkeypatch.setattr("connectors.pull.stix_to_misp", fragile)
+    _, entries, events, _, store = pull(tmp_path, [flaky])
+    assert entries[flaky["id"]].code == "conversion-failed" and not events
+    monkeypatch.setattr("connectors.pull.stix_to_misp", real)  # misp-stix fixed
+    with SyncState(settings(tmp_path).state_path) as state:
+        assert retry_quarantine(state, store, settings(tmp_path), None) == (1, 0)
+    assert ("ip-dst", "203.0.113.66") in pairs(list(store.query()))
