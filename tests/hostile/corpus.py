@@ -222,6 +222,17 @@ def _cases() -> list[tuple[str, str, list[Any], dict[str, list[str]]]]:
     c.append(_refused("observed-dangling", "not-converted", dangling, family="observable"))
     bad_sco = {**sco, "id": sid("ipv4-addr", "bad-sco"), "value": "300.1.2.3"}
     c.append(_refused("sco-bad-value", "invalid-value", bad_sco, family="observable"))
+    c.append(_refused("email-attachment-dropped", "meaning-changed",
+                      indicator("email-attachment-dropped", "[email-message:from_ref.value = 'billing@evil.example' "
+                                "AND email-message:body_multipart[*].body_raw_ref.name = 'invoice.iso']"),
+                      family="converter"))
+    malware = {"type": "malware", "spec_version": "2.1", "id": sid("malware", "context"), "created": STAMP,
+               "modified": STAMP, "name": "EvilRAT", "is_family": True}
+    dangling_rel = {"type": "relationship", "spec_version": "2.1", "id": sid("relationship", "context"),
+                    "created": STAMP, "modified": STAMP, "relationship_type": "indicates",
+                    "source_ref": sid("indicator", "nowhere"), "target_ref": malware["id"]}
+    c.append(("context-objects", "converter", [malware, dangling_rel],
+              {malware["id"]: ["context"], dangling_rel["id"]: ["context"]}))
     yara = indicator("yara-rule", "rule evil { strings: $a = \"x\" condition: $a }", pattern_type="yara")
     c.append(("yara-rule", "rule", [yara], {yara["id"]: ["converted", "yara", yara["pattern"]]}))
     return c

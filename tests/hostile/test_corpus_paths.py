@@ -31,7 +31,8 @@ def shared_path(case):
 def test_the_corpus_is_large_and_covers_every_family():
     cases = corpus()
     assert len(cases) >= 40
-    assert {c.family for c in cases} >= {"finding", "pattern", "value", "property", "size", "json", "observable"}
+    assert {c.family for c in cases} >= {"finding", "pattern", "value", "property", "size", "json", "observable",
+                                               "converter"}
     assert len({c.name for c in cases}) == len(cases)
 
 
