@@ -496,7 +496,8 @@ class _StateView:
         self.seen.update(((i, v), d) for i, (v, d) in self.heads.items())
         self.referenced_by = state.containers_referencing_many(key, ids)
         staged_containers = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("type"), str)
-                             and i["type"] in CONTAINER_TYPES and i.get("id") in self.heads]
+                             and isinstance(i.get("id"), str) and i["type"] in CONTAINER_TYPES
+                             and i["id"] in self.heads]
         self._refs = {c: references(o) for c, o in state.staged_objects(key, staged_containers).items()}
         self.dirty: set[str] = set()
         self._seen_rows: list[tuple[str, str, str]] = []

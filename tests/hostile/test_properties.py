@@ -10,7 +10,7 @@ import copy
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from connectors.pull import Puller
@@ -67,6 +67,8 @@ def mutated(draw):
 
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(group=mutated())
+@example(group=[{**_bases()[2][0], "id": []}, _bases()[2][1]])  # found by this test: a list as a container's id
+@example(group=[{**_bases()[0][0], "type": ["indicator"]}])  # found by this test: a list as a type
 def test_any_value_in_any_field_through_the_pull(group):
     with tempfile.TemporaryDirectory() as folder:
         sync = SyncSettings(state_path=Path(folder) / "state.sqlite", lock_path=Path(folder) / "lock")
