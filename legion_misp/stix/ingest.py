@@ -102,19 +102,10 @@ def convert_accepted(objects: list[dict[str, Any]], convert: Convert) -> Outcome
     try:
         converted = convert(objects)
     except Exception as exc:
-        log.info("conversion of %d objects failed (%s); trying them one by one", len(objects), exc)
-        broken = _isolate_failures(objects, convert)
+        log.info("conversion of %d objects failed (%s); looking for the objects that break it", len(objects), exc)
+        converted, objects, broken = _convert_without_breakers(objects, convert)
         refused.extend(broken)
-        bad = {r.stix_id for r in broken}
-        objects = [o for o in objects if o["id"] not in bad]
-        if not objects:
-            return Outcome(None, refused)
-        try:
-            converted = convert(objects)
-        except Exception as again:
-            refused.extend(Refusal(Reason.CONVERSION_FAILED, f"misp-stix failed on the group: "
-                                   f"{type(again).__name__}: {str(again)[:150]}", o["id"], object_version(o))
-                           for o in objects)
+        if converted is None:
             return Outcome(None, refused)
     by_id = {o["id"]: o for o in objects}
     for stix_id, reason in (converted.invalid or {}).items():
@@ -131,17 +122,55 @@ def convert_accepted(objects: list[dict[str, Any]], convert: Convert) -> Outcome
     return Outcome(event, refused)
 
 
-def _isolate_failures(objects: list[dict[str, Any]], convert: Convert) -> list[Refusal]:
-    failures = []
-    for obj in objects:
-        if obj.get("type") in ("report", "grouping"):
-            continue  # a container alone converts to an empty event; it is judged with the others
+MAX_LEAVE_ONE_OUT = 64  # conversions tried to find an object that breaks its group only in company
+
+
+def _convert_without_breakers(objects: list[dict[str, Any]], convert: Convert
+                              ) -> tuple[Any, list[dict[str, Any]], list[Refusal]]:
+    """After misp-stix failed on a group: refuse the objects it fails on alone, then (for a failure that needs
+    company, such as a relationship to an object not in the group) each object whose removal lets the rest
+    convert; the rest is converted. Returns (converted or None, the objects converted, the refusals)."""
+    refused = [_failed(o, exc) for o in objects if o.get("type") not in ("report", "grouping")
+               and (exc := _failure(convert, [o])) is not None]
+    bad = {r.stix_id for r in refused}
+    rest = [o for o in objects if o["id"] not in bad]
+    tries = 0
+    while rest:
+        error = None
         try:
-            convert([obj])
+            return convert(rest), rest, refused
         except Exception as exc:
-            failures.append(Refusal(Reason.CONVERSION_FAILED, f"misp-stix failed on this object: "
-                                    f"{type(exc).__name__}: {str(exc)[:150]}", obj["id"], object_version(obj)))
-    return failures
+            error = exc
+        culprit = None
+        for candidate in rest:
+            if candidate.get("type") in ("report", "grouping") or tries >= MAX_LEAVE_ONE_OUT:
+                continue
+            tries += 1
+            if _failure(convert, [o for o in rest if o is not candidate]) is None:
+                culprit = candidate
+                break
+        if culprit is None:  # no single object to blame: every one refused, named
+            refused.extend(Refusal(Reason.CONVERSION_FAILED, f"misp-stix failed on the group: "
+                                   f"{type(error).__name__}: {str(error)[:150]}", o["id"], object_version(o))
+                           for o in rest)
+            return None, [], refused
+        refused.append(_failed(culprit, error, alone=False))
+        rest = [o for o in rest if o is not culprit]
+    return None, [], refused
+
+
+def _failure(convert: Convert, objects: list[dict[str, Any]]) -> Exception | None:
+    try:
+        convert(objects)
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _failed(obj: dict[str, Any], exc: Exception, *, alone: bool = True) -> Refusal:
+    where = "on this object" if alone else "on its group because of this object"
+    return Refusal(Reason.CONVERSION_FAILED, f"misp-stix failed {where}: {type(exc).__name__}: {str(exc)[:150]}",
+                   obj["id"], object_version(obj))
 
 
 # ---- what the converter made of each object -----------------------------------------------------------------

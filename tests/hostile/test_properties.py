@@ -44,7 +44,14 @@ def _bases() -> list[list[dict]]:
     container = {"type": "report", "spec_version": "2.1", "id": sid("report", "prop"), "created": STAMP,
                  "modified": STAMP, "name": "r", "published": STAMP, "report_types": ["misc"],
                  "object_refs": [ind["id"]]}
-    return [[ind], [observed, sco], [container, ind], [sco]]
+    identity = {"type": "identity", "spec_version": "2.1", "id": sid("identity", "prop"), "created": STAMP,
+                "modified": STAMP, "name": "member", "identity_class": "organization"}
+    relationship = {"type": "relationship", "spec_version": "2.1", "id": sid("relationship", "prop"),
+                    "created": STAMP, "modified": STAMP, "relationship_type": "indicates",
+                    "source_ref": ind["id"], "target_ref": identity["id"], "created_by_ref": identity["id"]}
+    marking = {"type": "marking-definition", "spec_version": "2.1", "id": sid("marking-definition", "prop"),
+               "created": STAMP, "name": "TLP:AMBER+STRICT", "extensions": {}}
+    return [[ind], [observed, sco], [container, ind], [sco], [identity, relationship, ind], [marking, ind]]
 
 
 def _as_received(objects: list) -> list:

@@ -129,3 +129,29 @@ def test_a_poisoned_collection_does_not_stop_the_others(tmp_path):
     assert second.error is None and second.pull.pulled == len(good.objects), summary.format()
     assert ("domain", good.expected[good.objects[0]["id"]][2]) in pairs(store.query())
     assert summary.exit_code == 1
+
+
+def test_an_unexpected_exception_in_one_collection_does_not_stop_the_others(tmp_path, medallion, monkeypatch):
+    """Not a SyncError: a bug or a library failure while pulling one collection. It is that collection's error;
+    the job still pulls the next one."""
+    from connectors.pull import Puller
+
+    from .conftest import collection_for
+
+    api_root = medallion.info.api_root
+    broken, other = medallion.info.collections["shared"], medallion.info.collections["readonly"]
+    real_pull = Puller.pull
+
+    def pull(self):
+        if self.key.endswith(broken):
+            raise RuntimeError("a library failed")
+        return real_pull(self)
+
+    monkeypatch.setattr(Puller, "pull", pull)
+    job = make_job(tmp_path, "orgB", api_root, broken, MemoryEventStore(), direction="pull")
+    job.collections.append(collection_for(api_root, other, "orgB", direction="pull"))
+    summary = job.pull()
+    first, second = summary.reports
+    assert first.error == "unexpected failure: RuntimeError: a library failed"
+    assert second.error is None and second.pull is not None
+    assert summary.exit_code == 1
