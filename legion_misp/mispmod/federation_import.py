@@ -19,10 +19,13 @@ import binascii
 from typing import Any
 
 from ..errors import ConfigError
+from ..stix.codec import stix_to_misp
 from ..stix.ingest import convert_accepted, first_copies
 from ..stix.reasons import ObjectRefused, Reason, Refusal
 from ..stix.validate import check_object, loads_untrusted
+from ..trust import TrustPolicy, TrustState
 from .common import ModuleInputError, bytes_handler, contain, module_config
+from .settings import legion_config
 
 MAX_BUNDLE_BYTES = 20 * 1024 * 1024  # the decoded bundle
 MAX_DATA_CHARS = 4 * -(-MAX_BUNDLE_BYTES // 3)  # its base64 text
@@ -91,18 +94,13 @@ def checked_objects(objects: list[Any]) -> tuple[list[tuple[dict[str, Any], str]
 
 
 def open_guard(request: dict[str, Any]) -> Any:
-    """The pull's trust checks, over the organisation's roster and the sync state database."""
-    from connectors.settings import SyncSettings
-
-    from ..trust import TrustPolicy, TrustState
-    from .settings import legion_config
-
+    """The pull's trust checks, over the organisation's roster and the sync state database (``[sync] state_path``)."""
     config = legion_config(module_config(request))
     try:
         policy = TrustPolicy.from_config(config)
     except ConfigError as exc:
         raise ModuleInputError(f"the federation roster is not usable: {str(exc).splitlines()[0]}") from exc
-    state = TrustState.open(SyncSettings.from_config(config).state_path)
+    state = TrustState.open(config.resolve_path(config.section("sync")["state_path"]))
     return policy.guard(state.db, collection=None), state
 
 
@@ -122,8 +120,6 @@ def verified_objects(objects: list[dict[str, Any]], guard: Any) -> tuple[list[di
 
 
 def import_bundle(request: dict[str, Any]) -> dict[str, Any]:
-    from ..stix.codec import stix_to_misp
-
     good, refused = checked_objects(decode_bundle(request.get("data")))
     kept, conflicting, _duplicates = first_copies(good)
     refused.extend(conflicting)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..errors import LegionError
+
 
 class Reason(StrEnum):
     """Why an object (or a page) was refused. The values are part of the interface: never rename one."""
@@ -56,7 +58,7 @@ class Refusal:
         return f"{self.code}: {self.message}"
 
 
-class ObjectRefused(ValueError):
+class ObjectRefused(LegionError, ValueError):
     """An object fails a check. ``code`` is a :class:`Reason` value; ``str()`` is ``"<code>: <message>"``."""
 
     def __init__(self, code: Reason | str, message: str):
