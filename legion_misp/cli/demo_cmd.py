@@ -9,6 +9,7 @@ import click
 from ..demo import DemoContext, default_events_dir, format_summary, run_demo
 from ..demo.stages import STAGES
 from ..errors import EXIT_ITEM_FAILURES
+from .extras import require_extra
 
 
 @click.command()
@@ -24,6 +25,7 @@ def demo(ctx: click.Context, out_dir: str, events_dir: str | None) -> None:
     Example:
       legion demo --out /tmp/legion-demo
     """
+    require_extra("demo", "legion demo")
     events = Path(events_dir) if events_dir else default_events_dir()
     if not events.is_dir():
         raise click.UsageError(f"example events not found at {events}; pass --events DIR")

@@ -26,6 +26,9 @@ def learn() -> None:
     \b
     Privacy unit: one training message of one member; ε and δ cover all rounds × local DP-SGD steps.
     """
+    from .extras import require_extra
+
+    require_extra("learning", "legion learn")
 
 
 def _training_options(func: Any) -> Any:

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import legion_misp
-
+from ..shipped import examples_dir
 from .report import HtmlReport
 
 
@@ -48,8 +47,8 @@ Stage = Callable[[DemoContext], StageResult]
 
 
 def default_events_dir() -> Path:
-    """``examples/events`` of the source tree legion-misp runs from."""
-    return Path(legion_misp.__file__).resolve().parent.parent / "examples" / "events"
+    """The example events: ``examples/events`` of the source tree, or the copy shipped in the wheel."""
+    return examples_dir() / "events"
 
 
 def run_demo(ctx: DemoContext, stages: list[tuple[str, Stage]]) -> list[StageResult]:

@@ -20,16 +20,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import legion_misp
-
 from ..errors import LegionError
+from ..shipped import module_root
 
 MODULE_TYPES = ("expansion", "export_mod", "import_mod", "action_mod")
 
 
 def default_module_root() -> Path:
-    """``misp_modules/`` of the source tree legion-misp runs from."""
-    return Path(legion_misp.__file__).resolve().parent.parent / "misp_modules"
+    """legion-misp's custom module root: ``misp_modules/`` of the source tree, or the copy shipped in the wheel."""
+    return module_root()
 
 
 def misp_modules_executable() -> str:
