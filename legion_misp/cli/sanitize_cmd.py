@@ -131,9 +131,16 @@ def _on_event(report: EventReport, writer: _JsonReport, dry_run: bool) -> None:
     if report.outcome == "failed":
         click.echo(f"error: {report.error}", err=True)
     elif dry_run:
-        counts = ", ".join(f"{k} {v}" for k, v in report.counts().items() if v)
-        click.echo(f"{report.event_uuid}: {report.outcome}"
-                   + (f" ({counts})" if counts else "") + f", ε {report.cost.epsilon:g}")
+        click.echo(dry_run_line(report))
+
+
+def dry_run_line(report: EventReport, info_width: int = 48) -> str:
+    """One event of a dry run: uuid, info, outcome with counts, ε, and the top reasons."""
+    info = report.info if len(report.info) <= info_width else report.info[:info_width - 1] + "…"
+    counts = ", ".join(f"{k} {v}" for k, v in report.counts().items() if v)
+    reasons = "; ".join(f"{reason}" + (f" ×{n}" if n > 1 else "") for reason, n in report.top_reasons())
+    return (f"{report.event_uuid}  {info!r}: {report.outcome}" + (f" ({counts})" if counts else "")
+            + f", ε {report.cost.epsilon:g}" + (f"\n    why: {reasons}" if reasons else ""))
 
 
 def _print_summary(summary: ReleaseSummary, out_dir: Path, report_path: str | None) -> None:
