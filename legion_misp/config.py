@@ -30,6 +30,7 @@ from .schema import (
     is_url,
     non_empty_str,
     one_of,
+    unknown_name_message,
     validate_table,
 )
 from .secrets import Secret
@@ -283,7 +284,7 @@ def _validate_sections(raw: dict[str, Any]) -> tuple[dict[str, Any], list[Config
     sections: dict[str, Any] = {}
     for name in raw:
         if name not in _SECTIONS:
-            problems.append(ConfigProblem(name, f"unknown section (known: {', '.join(sorted(_SECTIONS))})"))
+            problems.append(ConfigProblem(name, unknown_name_message("section", name, set(_SECTIONS))))
     for name, keys in _SECTIONS.items():
         if name not in raw and name in _REQUIRED_SECTIONS:
             problems.append(ConfigProblem(name, "section is required"))

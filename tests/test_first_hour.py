@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 
 from click.testing import CliRunner
 
@@ -113,3 +115,57 @@ def test_dry_run_lines_show_the_info_and_the_top_reasons(tmp_path):
     line = next(li for li in run.output.splitlines() if li.startswith(event["uuid"]))
     assert repr(event["info"][:20])[:-1] in line
     assert "why: " in run.output and "event not published (privacy.published_only)" in run.output
+
+
+def test_mistyped_commands_and_config_keys_get_the_near_miss():
+    result = _invoke("sanitise")
+    assert result.exit_code == 2 and "Did you mean 'sanitize'?" in result.stderr
+    result = _invoke("config", "chek")
+    assert result.exit_code == 2 and "Did you mean 'check'?" in result.stderr
+    assert "Did you mean" not in _invoke("frobnicate").stderr
+
+
+def test_an_unknown_config_key_names_the_near_match_not_the_whole_list(tmp_path):
+    config = tmp_path / "legion.toml"
+    _invoke("config", "init", str(config))
+    config.write_text(config.read_text().replace("min_distribution =", "min_distrbution =")
+                      .replace("[ledger]", "[ledgr]"))
+    checked = _invoke("config", "check", str(config))
+    assert checked.exit_code == 2
+    assert "privacy.min_distrbution: unknown key; did you mean 'min_distribution'?" in checked.stderr
+    assert "ledgr: unknown section; did you mean 'ledger'?" in checked.stderr
+    assert "known:" not in checked.stderr
+
+
+def test_keys_show_before_generate_is_one_line(tmp_path):
+    config = tmp_path / "legion.toml"
+    _invoke("config", "init", str(config))
+    shown = subprocess.run([sys.executable, "-m", "legion_misp", "--config", str(config), "keys", "show"],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 2
+    assert shown.stderr.strip().count("\n") == 0 and "legion keys generate" in shown.stderr
+    assert "Usage:" not in shown.stderr
+
+
+def test_store_list_has_a_header_and_iso_dates(tmp_path):
+    config = tmp_path / "legion.toml"
+    _invoke("config", "init", str(config))
+    assert _invoke("--config", str(config), "store", "import", str(EXAMPLE_EVENTS)).exit_code == 0
+    listing = _invoke("--config", str(config), "store", "list").output.splitlines()
+    assert listing[0].split()[:3] == ["UUID", "CHANGED", "(UTC)"]
+    event = json.loads(sorted(EXAMPLE_EVENTS.glob("*.json"))[0].read_text())["Event"]
+    import datetime as dt
+
+    iso = dt.datetime.fromtimestamp(int(event["timestamp"]), tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert any(line.startswith(event["uuid"]) and iso in line for line in listing)
+    assert listing[-1] == f"{len(listing) - 2} event(s)"
+
+
+def test_a_scheduled_sync_with_nothing_configured_is_an_error(tmp_path):
+    config = tmp_path / "legion.toml"
+    _invoke("config", "init", str(config))
+    for kind in ("run", "push", "pull"):
+        result = subprocess.run([sys.executable, "-m", "legion_misp", "--config", str(config), "sync", kind,
+                                 "--once"], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2, (kind, result.stdout, result.stderr)
+        assert f"nothing to {kind}" in result.stderr and "[[federation.collections]]" in result.stderr

@@ -15,6 +15,7 @@ from .. import __version__
 from ..errors import EXIT_USAGE, LegionError
 from ..log import redact, setup_logging
 from .context import CliState
+from .suggest import SuggestingGroup, suggest_everywhere
 
 # (module, attribute): each attribute is a click command or group added to `legion`.
 COMMAND_MODULES: tuple[tuple[str, str], ...] = (
@@ -35,16 +36,18 @@ Secrets are never written in the config: use env:NAME or file:PATH.
 """
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=SuggestingGroup, epilog=EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="LEGION_CONFIG",
               default="legion.toml", show_default=True, show_envvar=True,
               help="Configuration file (TOML).")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars (they are shown only on a terminal anyway).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Log line format on stderr.")
 @click.version_option(__version__, prog_name="legion")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str, verbose: int, log_format: str) -> None:
+def cli(ctx: click.Context, config_path: str, verbose: int, quiet: bool, log_format: str) -> None:
     """legion-misp: share MISP threat intelligence across a federation without giving away what must stay private.
 
     \b
@@ -52,7 +55,7 @@ def cli(ctx: click.Context, config_path: str, verbose: int, log_format: str) -> 
     peers send, and train a compromised-message classifier with DP federated learning.
     """
     setup_logging(verbose, log_format)
-    ctx.obj = CliState(config_path=config_path, config_explicit=_config_given(ctx), verbosity=verbose)
+    ctx.obj = CliState(config_path=config_path, config_explicit=_config_given(ctx), verbosity=verbose, quiet=quiet)
 
 
 def _config_given(ctx: click.Context) -> bool:
@@ -64,6 +67,7 @@ def _register_commands() -> None:
     for module_name, attribute in COMMAND_MODULES:
         module = importlib.import_module(module_name)
         cli.add_command(getattr(module, attribute))
+    suggest_everywhere(cli)
 
 
 _register_commands()

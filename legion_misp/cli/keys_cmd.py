@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import ConfigError
 from ..trust.timeutil import format_time, utc_now
 from .context import state
 
@@ -56,7 +57,8 @@ def member_snippet(pseudonym: str, public_key: str, collections: list[str], *,
 def _key_path(config) -> Path:
     reference = config.section("federation")["private_key"]
     if not reference:
-        raise click.UsageError("[federation] private_key is not set: run `legion keys generate` first")
+        raise ConfigError("no signing key yet ([federation] private_key is not set): create one with "
+                          "`legion keys generate`")
     return config.resolve_path(reference.removeprefix("file:"))
 
 

@@ -8,7 +8,6 @@ engine: SuperLink + one SuperNode per member as processes on 127.0.0.1, TLS and 
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -96,7 +95,11 @@ def _run_simulation(opts: dict[str, Any], *, aggregator: str, byzantine: str | N
         members.append(Member(name, part.X, part.y, plan, behaviour, ledger))
     root = splits.validation.subset(np.arange(min(100, len(splits.validation))))
     rule = make_aggregator(aggregator, byzantine=max(1, byzantine_count), root=(root.X, root.y))
-    result = simulate(members, config, rule, validation=splits.validation, test=splits.test, rng=rng)
+    from .progress import progress_bar
+
+    with progress_bar("federated rounds", config.rounds, unit="round") as bar:
+        result = simulate(members, config, rule, validation=splits.validation, test=splits.test, rng=rng,
+                          on_round=lambda _round: bar.advance())
     return result, config, rule
 
 
@@ -168,9 +171,11 @@ def experiment(preset: str, out_dir: str, seeds: int | None, no_plots: bool) -> 
     """
     from legion_misp.learning.experiment import PRESETS, run_experiment, write_outputs
 
+    from .progress import progress_bar
+
     chosen = PRESETS[preset] if seeds is None else replace(PRESETS[preset], seeds=seeds)
-    progress = (lambda line: click.echo(line, err=True)) if sys.stderr.isatty() else None
-    result = run_experiment(chosen, progress=progress)
+    with progress_bar("experiment seeds", chosen.seeds, unit="seed") as bar:
+        result = run_experiment(chosen, progress=lambda _line: bar.advance() if bar.shown else None)
     for path in write_outputs(result, out_dir, plots=not no_plots):
         click.echo(f"wrote {path}")
     for row in result.rows:

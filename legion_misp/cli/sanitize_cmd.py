@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import click
 
-from ..errors import EXIT_ITEM_FAILURES
+from ..errors import EXIT_ITEM_FAILURES, StoreError
 from ..privacy.ledger import open_ledger
 from ..privacy.policy import Policy
 from ..privacy.release import ReleaseSummary, sanitize_events
@@ -22,6 +22,7 @@ from ..schema import parse_duration
 from ..stores import FeedStore, open_store
 from ..stores.base import EventSource
 from .context import state
+from .progress import Bar, progress_bar
 
 SEED_HELP = "TESTS ONLY, NOT PRIVATE: draw noise from a seeded numpy generator instead of OpenDP's secure sampler."
 
@@ -114,9 +115,10 @@ def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_
                          {"command": "sanitize", "dry_run": dry_run, "out": None if dry_run else str(out_dir),
                           **sanitizer.params()})
     try:
-        summary = sanitize_events(source, sink, sanitizer, ledger=ledger, dry_run=dry_run,
-                                  on_event=lambda r: _on_event(r, report, dry_run),
-                                  what=f"sanitize -> {out_dir}")
+        with progress_bar("sanitize", _event_total(source)) as bar:
+            summary = sanitize_events(source, sink, sanitizer, ledger=ledger, dry_run=dry_run,
+                                      on_event=lambda r: _on_event(r, report, dry_run, bar),
+                                      what=f"sanitize -> {out_dir}")
     except BaseException:
         report.abort()
         raise
@@ -126,12 +128,23 @@ def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_
         ctx.exit(EXIT_ITEM_FAILURES)
 
 
-def _on_event(report: EventReport, writer: _JsonReport, dry_run: bool) -> None:
+def _event_total(source: EventSource) -> int | None:
+    """How many events a bar should expect (a feed's manifest, else its JSON files), None when unknown."""
+    if not isinstance(source, FeedStore):
+        return None
+    try:
+        return len(source.manifest()) or len(list(source.path.glob("*.json"))) or None
+    except StoreError:
+        return None
+
+
+def _on_event(report: EventReport, writer: _JsonReport, dry_run: bool, bar: Bar) -> None:
     writer.add(report)
+    bar.advance()
     if report.outcome == "failed":
-        click.echo(f"error: {report.error}", err=True)
+        bar.echo(f"error: {report.error}", err=True)
     elif dry_run:
-        click.echo(dry_run_line(report))
+        bar.echo(dry_run_line(report))
 
 
 def dry_run_line(report: EventReport, info_width: int = 48) -> str:
