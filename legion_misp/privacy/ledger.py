@@ -179,7 +179,7 @@ def _check_cost(epsilon: float, delta: float) -> None:
 
 def open_ledger(config) -> Ledger:  # config: legion_misp.config.Config (not imported: avoids a cycle)
     """The ledger configured in ``[ledger]``."""
-    from ..schema import parse_duration
+    from ..timeutil import parse_duration
 
     section = config.section("ledger")
     return Ledger(config.resolve_path(section["path"]), budget_epsilon=section["epsilon"],
