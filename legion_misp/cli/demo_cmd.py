@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -10,6 +14,22 @@ from ..demo import DemoContext, default_events_dir, format_summary, run_demo
 from ..demo.stages import STAGES
 from ..errors import EXIT_ITEM_FAILURES
 from .extras import require_extra
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (systemd, timeout, kill) unwinds like Ctrl-C, so every stage stops the servers it started."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command()
@@ -31,7 +51,8 @@ def demo(ctx: click.Context, out_dir: str, events_dir: str | None) -> None:
         raise click.UsageError(f"example events not found at {events}; pass --events DIR")
     context = DemoContext(out_dir=Path(out_dir), events_dir=events, echo=click.echo)
     context.out_dir.mkdir(parents=True, exist_ok=True)
-    results = run_demo(context, STAGES)
+    with _sigterm_as_interrupt():
+        results = run_demo(context, STAGES)
     click.echo(format_summary(results))
     click.echo(f"Report: {context.report_path}")
     if not all(r.ok for r in results):

@@ -40,6 +40,15 @@ def misp_modules_executable() -> str:
     return found
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when legion dies, even by SIGKILL (no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -67,7 +76,15 @@ class ModuleServer:
     def start(self) -> None:
         command = [misp_modules_executable(), "-l", "127.0.0.1", "-p", str(self.port), "-c", str(self.root)]
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+                                        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
+                                        preexec_fn=_die_with_parent)
+        try:
+            self._wait_healthy()
+        except BaseException:  # Ctrl-C or SIGTERM while it starts: never leave it running
+            self.stop()
+            raise
+
+    def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -75,7 +92,6 @@ class ModuleServer:
             if self.healthy():
                 return
             time.sleep(0.2)
-        self.stop()
         raise LegionError(f"misp-modules did not become healthy within {self.startup_timeout:g} s")
 
     def stop(self) -> None:
