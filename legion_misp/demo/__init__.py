@@ -66,6 +66,11 @@ def run_demo(ctx: DemoContext, stages: list[tuple[str, Stage]]) -> list[StageRes
     ctx.report.table(summary, ["stage", "what", "result"],
                      [[r.name, key, value] for r in results for key, value in r.rows])
     ctx.report.sections.insert(0, ctx.report.sections.pop())
+    from .opening import what_happened
+
+    opening = ctx.report.section("What happened")
+    ctx.report.paragraph(opening, " ".join(what_happened(ctx.data, [r.name for r in results if not r.ok])))
+    ctx.report.sections.insert(0, ctx.report.sections.pop())
     ctx.report.write(ctx.report_path)
     return results
 
