@@ -100,6 +100,12 @@ def test_a_folder_of_exports_is_read_whatever_the_names_and_non_events_fail(tmp_
     listed = {line.split()[0] for line in run.output.splitlines() if line[:8] in {u[:8] for u in uuids}}
     assert listed == uuids
     assert "settings.json" in run.stderr and "not a MISP event" in run.stderr and "keys: name, version" in run.stderr
+    reported = _invoke("--config", str(config), "sanitize", "--in", str(exports), "--dry-run", "--report",
+                       str(tmp_path / "report.json"))
+    locations = {e["event_uuid"]: e["location"] for e in
+                 json.loads((tmp_path / "report.json").read_text())["events"] if e["event_uuid"]}
+    assert locations[json.loads(sources[2].read_text())["Event"]["uuid"]].endswith("search results.json")
+    assert reported.exit_code == 1
     stored = _invoke("--config", str(config), "store", "import", str(exports))
     assert stored.exit_code == 1 and "settings.json" in stored.stderr
     assert len(list((tmp_path / "data" / "feed").glob("*-*-*-*-*.json"))) == 5

@@ -190,6 +190,7 @@ class FeedStore(EventStore):
         self._manifest: dict[str, dict[str, Any]] | None = None
         self._hashes: dict[str, bytes] | None = None  # event uuid → its value md5s, 16 raw bytes each
         self._unsynced: list[Path] = []  # event files written in this batch, flushed to disk before the index
+        self._read_from: dict[str, Path] = {}  # event uuid -> the export file it was read from (no manifest)
 
     def __repr__(self) -> str:
         return f"FeedStore({str(self.path)!r})"
@@ -211,6 +212,10 @@ class FeedStore(EventStore):
 
     def event_path(self, event_uuid: str) -> Path:
         return self.path / f"{event_uuid}.json"
+
+    def event_location(self, event_uuid: str) -> Path:
+        """The file an event was read from (an export may hold several, under any name); for reports only."""
+        return self._read_from.get(event_uuid) or self.event_path(event_uuid)
 
     def read_event_file(self, path: Path) -> dict[str, Any]:
         try:
@@ -254,7 +259,10 @@ class FeedStore(EventStore):
             except StoreError as exc:
                 _report(exc, on_error)
                 continue
-            yield from (e for e in events if matches(e, since=since, tags=tags, published=published))
+            for event in events:
+                self._read_from[event["uuid"]] = path
+                if matches(event, since=since, tags=tags, published=published):
+                    yield event
 
     def read_export_file(self, path: Path) -> list[dict[str, Any]]:
         """The events of one MISP JSON export file; a ``<uuid>.json`` name must match its one event."""
