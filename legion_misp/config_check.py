@@ -112,7 +112,8 @@ def _secret_findings(config: Config, key: str, reference: str | None) -> list[Fi
             path = config.resolve_path(name)
             fix = (KEY_COMMAND.format(path=path) + " (or copy the federation's shared key there)"
                    if key == "federation.pseudonym_key"
-                   else f"(umask 077; printf '%s' 'THE-SECRET' > {path}), or use env:NAME")
+                   else f"(umask 077; cat > {path}) then paste the secret and press Ctrl-D (never on a command "
+                        "line), or use env:NAME")
         return [Finding(key, str(exc), fix)]
     return []
 
