@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import struct
+import subprocess
+import termios
 import uuid
 from pathlib import Path
 from typing import Any
@@ -50,3 +56,26 @@ def train_model_file(path: Path, *, epsilon: float = 1.64, seed: int = 0) -> Pat
                          epsilon=spent.epsilon, delta=spent.delta, accountant=spent.accountant,
                          data="Spambase (UCI, CC BY 4.0), deduplicated; centralised DP-SGD test model"), path)
     return path
+
+
+def run_on_a_terminal(args: list[str], cwd) -> tuple[int, str, str]:
+    """Run ``args`` with stderr on a 100-column pseudo-terminal: (exit code, stdout, what the terminal showed)."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    try:
+        process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=terminal, stdin=subprocess.DEVNULL)
+        os.close(terminal)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal's last writer closed it
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        stdout = process.stdout.read().decode()
+        process.wait(timeout=120)
+    finally:
+        os.close(controller)
+    return process.returncode, stdout, b"".join(chunks).decode("utf-8", "replace")

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
 
 import pytest
 from click.testing import CliRunner
 
 from legion_misp.cli import cli
-from tests.helpers import EXAMPLE_EVENTS
+from tests.helpers import EXAMPLE_EVENTS, run_on_a_terminal
 
 LEGION = [sys.executable, "-m", "legion_misp"]
 
@@ -26,36 +21,14 @@ def config(tmp_path):
     return path
 
 
-def _stderr_on_a_terminal(args: list[str], cwd) -> tuple[int, str, str]:
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
-    try:
-        process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=terminal, stdin=subprocess.DEVNULL)
-        os.close(terminal)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the terminal's last writer closed it
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        stdout = process.stdout.read().decode()
-        process.wait(timeout=120)
-    finally:
-        os.close(controller)
-    return process.returncode, stdout, b"".join(chunks).decode("utf-8", "replace")
-
-
 @pytest.mark.parametrize("command", [["sanitize", "--in", str(EXAMPLE_EVENTS)],
                                      ["store", "import", str(EXAMPLE_EVENTS)]])
 def test_a_bar_on_a_terminal_none_with_quiet(config, tmp_path, command):
-    code, _, terminal = _stderr_on_a_terminal([*LEGION, "--config", str(config), *command], tmp_path)
+    code, _, terminal = run_on_a_terminal([*LEGION, "--config", str(config), *command], tmp_path)
     assert code == 0
     label = command[0] if command[0] == "sanitize" else "import"
     assert f"{label}:" in terminal and "event" in terminal and "%|" in terminal
-    code, _, terminal = _stderr_on_a_terminal([*LEGION, "--quiet", "--config", str(config), *command], tmp_path)
+    code, _, terminal = run_on_a_terminal([*LEGION, "--quiet", "--config", str(config), *command], tmp_path)
     assert code == 0 and "%|" not in terminal
 
 

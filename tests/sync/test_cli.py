@@ -155,7 +155,7 @@ def test_push_and_pull_show_a_progress_bar_on_a_terminal(tmp_path, medallion):
     import os
     import sys
 
-    from tests.test_progress import _stderr_on_a_terminal
+    from tests.helpers import run_on_a_terminal
 
     api_root, collection = medallion.info.api_root, medallion.info.collections["shared"]
     config_a = _config(tmp_path, api_root, collection, "orgA")
@@ -165,13 +165,13 @@ def test_push_and_pull_show_a_progress_bar_on_a_terminal(tmp_path, medallion):
     os.environ["TEST_TAXII_ORGA"] = "orgA-pass"
     try:
         legion = [sys.executable, "-m", "legion_misp", "--config", str(config_a), "sync"]
-        code, out, terminal = _stderr_on_a_terminal([*legion, "push", "--once", "--no-sanitize"], tmp_path)
+        code, out, terminal = run_on_a_terminal([*legion, "push", "--once", "--no-sanitize"], tmp_path)
         assert code == 0, out + terminal
         assert f"push {collection}" in terminal and "object" in terminal
-        code, out, terminal = _stderr_on_a_terminal([*legion, "pull", "--once"], tmp_path)
+        code, out, terminal = run_on_a_terminal([*legion, "pull", "--once"], tmp_path)
         assert code in (0, 1), out + terminal
         assert f"pull {collection}" in terminal
-        code, _, terminal = _stderr_on_a_terminal([*legion[:-1], "-q", "sync", "pull", "--once"], tmp_path)
+        code, _, terminal = run_on_a_terminal([*legion[:-1], "-q", "sync", "pull", "--once"], tmp_path)
         assert f"pull {collection}" not in terminal
     finally:
         del os.environ["TEST_TAXII_ORGA"]
