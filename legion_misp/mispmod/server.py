@@ -40,13 +40,20 @@ def misp_modules_executable() -> str:
     return found
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGTERM it when legion dies, even by SIGKILL (no-op elsewhere)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+def _death_signal_setter() -> Any:
+    """A ``preexec_fn`` asking Linux to SIGTERM the child when the thread that started it dies, even by SIGKILL
+    (None elsewhere). Resolved in the parent: the child only calls into libc, never imports (fork-safe)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
 
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+
+    def set_death_signal() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return set_death_signal
 
 
 def free_port() -> int:
@@ -77,7 +84,7 @@ class ModuleServer:
         command = [misp_modules_executable(), "-l", "127.0.0.1", "-p", str(self.port), "-c", str(self.root)]
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
-                                        preexec_fn=_die_with_parent)
+                                        preexec_fn=_death_signal_setter())
         try:
             self._wait_healthy()
         except BaseException:  # Ctrl-C or SIGTERM while it starts: never leave it running
