@@ -74,8 +74,10 @@ def test_installed_wheel_installs_checks_and_runs_the_demo(wheel, tmp_path):
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         checked = _run([legion, "modules", "check", "--root", str(root)], cwd=tmp_path)
+        bundled = _run([legion, "modules", "check"], cwd=tmp_path)  # the root shipped inside the wheel
     _ok(checked)
     assert checked.stdout.count("ok   legion_") == 4
+    assert _ok(bundled).count("ok   legion_") == 4
 
     _ok(_run([pip, "install", "--quiet", f"{wheel}[demo]"], cwd=tmp_path))
     demo = _run([legion, "demo", "--out", str(tmp_path / "demo-output")], cwd=tmp_path)
