@@ -9,6 +9,8 @@ import pty
 import struct
 import subprocess
 import termios
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -79,3 +81,44 @@ def run_on_a_terminal(args: list[str], cwd) -> tuple[int, str, str]:
     finally:
         os.close(controller)
     return process.returncode, stdout, b"".join(chunks).decode("utf-8", "replace")
+
+
+def _process_parents() -> dict[int, int]:
+    """pid -> parent pid of every process on the machine (Linux /proc)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            table[int(entry.name)] = int(fields[1])
+    return table
+
+
+class DescendantWatch(threading.Thread):
+    """Records every descendant of ``root`` seen while it runs (polled every 20 ms)."""
+
+    def __init__(self, root: int):
+        super().__init__(daemon=True)
+        self.root, self.seen, self.stopped = root, set(), threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            parents = _process_parents()
+            family = {self.root}
+            grew = True
+            while grew:
+                more = {pid for pid, parent in parents.items() if parent in family} - family
+                family |= more
+                grew = bool(more)
+            self.seen |= family - {self.root}
+            time.sleep(0.02)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -16,34 +16,37 @@ import re
 import stat
 import subprocess
 import sys
+import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
 from legion_misp.privacy.ledger import Ledger
-from tests.helpers import REPO
+from tests.helpers import REPO, DescendantWatch, alive
 
 CANARIES = json.loads((REPO / "tests/fixtures/canaries.json").read_text())
-
-
-def _server_processes() -> set[tuple[int, str]]:
-    listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    return {(int(pid), args) for pid, _, args in (line.strip().partition(" ") for line in listing.splitlines())
-            if any(name in args for name in ("misp-modules", "medallion", "opentaxii", "flower-"))}
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     out = folder / "demo-output"
-    before = _server_processes()
     # a relative --out from another working folder, as `make demo` runs it (paths written into the members'
     # configurations must not be resolved against their own folders)
-    result = subprocess.run([sys.executable, "-m", "legion_misp", "demo", "--out", "demo-output"], cwd=folder,
-                            capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out, result.stdout, _server_processes() - before
+    process = subprocess.Popen([sys.executable, "-m", "legion_misp", "demo", "--out", "demo-output"], cwd=folder,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    watch = DescendantWatch(process.pid)  # every process the demo starts, at any depth, in any session
+    watch.start()
+    try:
+        stdout, stderr = process.communicate(timeout=900)
+    finally:
+        watch.stopped.set()
+        watch.join()
+    assert process.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    time.sleep(0.5)
+    return out, stdout, {"started": watch.seen, "left": {pid for pid in watch.seen if alive(pid)}}
 
 
 HONEST = ("member-7f3a", "member-19c2", "member-5be0")
@@ -188,9 +191,9 @@ def test_accuracy_beside_the_paper_and_model_claims(demo):
 
 
 def test_no_process_left_behind(demo):
-    _, stdout, started_and_left = demo
-    assert "misp-modules server" in stdout  # the demo did start one
-    assert started_and_left == set()
+    _, stdout, processes = demo
+    assert "misp-modules server" in stdout and processes["started"]  # the demo did start one
+    assert processes["left"] == set()
 
 
 def _report_text(out: Path) -> str:
@@ -205,6 +208,8 @@ def test_the_report_opens_with_three_sentences_of_what_happened(demo):
     sentences = [s for s in re.split(r"(?<=\.) (?=[A-Z0-9])", opening.group(1)) if s]
     assert len(sentences) == 3, sentences
     assert "member-m malicious" in sentences[0] and "shared 15 of its 24 events" in sentences[0]
+    _, stdout, _ = demo
+    assert "refused 8 of member-m's 8 attacks" in " ".join(stdout.split())  # also printed after the summary
     assert "refused 8 of member-m's 8 attacks" in sentences[1] and "0 of its 25 invented" in sentences[1]
     accuracy = re.search(r"([\d.]+) % test accuracy, against ([\d.]+) % without DP", sentences[2])
     assert accuracy and f"accuracy, fl+dp</td><td>{float(accuracy.group(1)):.1f}" in re.sub(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,8 @@ def demo(ctx: click.Context, out_dir: str, events_dir: str | None) -> None:
     with _sigterm_as_interrupt():
         results = run_demo(context, STAGES)
     click.echo(format_summary(results))
+    for sentence in context.data.get("what_happened", []):
+        click.echo(textwrap.fill(sentence, width=110))
     click.echo(f"Report: {context.report_path}")
     if not all(r.ok for r in results):
         ctx.exit(EXIT_ITEM_FAILURES)

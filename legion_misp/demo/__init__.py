@@ -69,7 +69,8 @@ def run_demo(ctx: DemoContext, stages: list[tuple[str, Stage]]) -> list[StageRes
     from .opening import what_happened
 
     opening = ctx.report.section("What happened")
-    ctx.report.paragraph(opening, " ".join(what_happened(ctx.data, [r.name for r in results if not r.ok])))
+    ctx.data["what_happened"] = what_happened(ctx.data, [r.name for r in results if not r.ok])
+    ctx.report.paragraph(opening, " ".join(ctx.data["what_happened"]))
     ctx.report.sections.insert(0, ctx.report.sections.pop())
     ctx.report.write(ctx.report_path)
     return results
