@@ -175,3 +175,13 @@ def test_a_scheduled_sync_with_nothing_configured_is_an_error(tmp_path):
                                  "--once"], capture_output=True, text=True, timeout=60)
         assert result.returncode == 2, (kind, result.stdout, result.stderr)
         assert f"nothing to {kind}" in result.stderr and "[[federation.collections]]" in result.stderr
+
+
+def test_an_empty_input_says_so(tmp_path):
+    config = tmp_path / "legion.toml"
+    _invoke("config", "init", str(config))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no events here")
+    run = _invoke("--config", str(config), "sanitize", "--in", str(tmp_path / "empty"), "--dry-run")
+    assert "0 events read" in run.output
+    assert f"warning: no event found in {tmp_path / 'empty'}" in run.stderr

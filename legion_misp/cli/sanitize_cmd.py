@@ -124,6 +124,10 @@ def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_
         raise
     report.close(summary.as_dict())
     _print_summary(summary, out_dir, report_path)
+    if summary.events_read == 0:
+        where = getattr(source, "path", None)
+        click.echo(f"warning: no event found{f' in {where}' if where else ''}: it holds no *.json file with a "
+                   "MISP event (a feed's manifest.json, or MISP JSON exports under any name)", err=True)
     if summary.failed:
         ctx.exit(EXIT_ITEM_FAILURES)
 
