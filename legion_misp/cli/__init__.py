@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import EXIT_USAGE, LegionError
 from ..log import redact, setup_logging
 from .context import CliState
-from .suggest import SuggestingGroup, suggest_everywhere
+from .suggest import SuggestingGroup
 
 # (module, attribute): each attribute is a click command or group added to `legion`.
 COMMAND_MODULES: tuple[tuple[str, str], ...] = (
@@ -67,7 +67,6 @@ def _register_commands() -> None:
     for module_name, attribute in COMMAND_MODULES:
         module = importlib.import_module(module_name)
         cli.add_command(getattr(module, attribute))
-    suggest_everywhere(cli)
 
 
 _register_commands()

@@ -9,23 +9,21 @@ import click
 
 
 class SuggestingGroup(click.Group):
-    """A click group whose "No such command" error names the closest commands (difflib)."""
+    """A click group whose "No such command" error names the closest command (difflib), and whose subgroups do the
+    same (they are upgraded when looked up, so lazily loaded commands get it too)."""
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Any, ...]:
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError as exc:
             name = args[0] if args else ""
-            near = difflib.get_close_matches(name, self.list_commands(ctx), n=2, cutoff=0.6)
+            near = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.6)
             if near and "No such command" in exc.message:
-                exc.message += f" Did you mean {' or '.join(repr(n) for n in near)}?"
+                exc.message += f" Did you mean {near[0]!r}?"
             raise
 
-
-def suggest_everywhere(group: click.Group) -> None:
-    """Make ``group`` and every group below it suggest near misses."""
-    for command in group.commands.values():
-        if isinstance(command, click.Group):
-            if type(command) is click.Group:
-                command.__class__ = SuggestingGroup
-            suggest_everywhere(command)
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if type(command) is click.Group:
+            command.__class__ = SuggestingGroup
+        return command

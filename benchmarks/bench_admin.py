@@ -9,7 +9,7 @@ folder of MISP JSON exports with arbitrary file names:
 
 Targets: reading exports costs at most 1.10x the feed; the bar costs at most 2 % of the release.
 
-Run: ``python -m benchmarks.bench_cli [--quick]``.
+Run: ``python -m benchmarks.bench_admin [--quick]``.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 def _row(metric: str, value: float, unit: str, baseline: float | None = None, ratio: float | None = None,
          target: str | None = None, met: bool | None = None) -> dict[str, Any]:
-    return {"benchmark": "cli", "metric": metric, "value": round(value, 3), "unit": unit,
+    return {"benchmark": "admin", "metric": metric, "value": round(value, 3), "unit": unit,
             "baseline": None if baseline is None else round(baseline, 3),
             "ratio": None if ratio is None else round(ratio, 4), "target": target, "met": met}
 
