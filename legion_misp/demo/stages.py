@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections import Counter
 from pathlib import Path
 
+from ..config import example_config_text
 from ..errors import StoreError
+from ..mispmod.server import ModuleServer
+from ..privacy.ledger import Ledger
+from ..privacy.release import sanitize_events
+from ..privacy.sanitizer import Sanitizer
+from ..secrets import write_secret_file
+from ..sections import load_default_config, parse_config
 from ..stores import FeedStore
 from ..stores.events import iter_attributes
 from . import DemoContext, Stage, StageResult
-from .report import distribution_name
+from .learning_stage import learning_stage
+from .report import distribution_name, new_figure
+from .sharing_stage import federation_stage
 
 
 def demo_config(ctx: DemoContext) -> object:
     """The embedded example configuration, with the example staff directory as ``sensitive_terms_file``."""
-    from ..config import example_config_text, parse_config
-
     text = example_config_text()
     staff = ctx.events_dir.parent / "staff-directory.txt"
     if staff.exists():
@@ -65,13 +71,11 @@ DEMO_KEY_FILE = "demo-federation.key"
 DEMO_LEDGER_FILE = "demo-privacy-ledger.sqlite"
 
 
-def _demo_federation_key(out_dir: Path) -> bytes:
-    """The demo's federation HMAC key: generated once into ``out_dir`` (mode 0600), never printed."""
+def _demo_pseudonym_key(out_dir: Path) -> bytes:
+    """The demo's pseudonym key: generated once into ``out_dir`` (mode 0600), never printed."""
     path = out_dir / DEMO_KEY_FILE
     if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_hex(32))
+        write_secret_file(path, secrets.token_hex(32))
     return path.read_text(encoding="utf-8").strip().encode("utf-8")
 
 
@@ -80,13 +84,8 @@ def sanitize_examples(ctx: DemoContext) -> StageResult:
 
     No longer one of :data:`STAGES`: the federation stage sanitises every member's feed with its own ledger (and
     reuses :func:`_report_sanitize` for member-7f3a). Kept as the single-organisation building block."""
-    from ..config import load_default_config
-    from ..privacy.ledger import Ledger
-    from ..privacy.release import sanitize_events
-    from ..privacy.sanitizer import Sanitizer
-
     config = ctx.data.get("config") or load_default_config(base_dir=ctx.out_dir)
-    sanitizer = Sanitizer.from_config(config, pseudonym_key=_demo_federation_key(ctx.out_dir))
+    sanitizer = Sanitizer.from_config(config, pseudonym_key=_demo_pseudonym_key(ctx.out_dir))
     ledger_path = ctx.out_dir / DEMO_LEDGER_FILE
     ledger_path.unlink(missing_ok=True)  # demo only: every demo run starts with a full budget
     ledger = Ledger(ledger_path, budget_epsilon=10.0, budget_delta=1e-4, window_days=30)
@@ -115,8 +114,6 @@ def sanitize_examples(ctx: DemoContext) -> StageResult:
 
 def _report_sanitize(ctx: DemoContext, summary: object, reports: list) -> None:
     """What the sanitiser dropped, pseudonymised, scrubbed and noised, by reason (a table and a bar chart)."""
-    from .report import new_figure
-
     by_reason = Counter((a.action, a.reason) for r in reports for a in r.actions)
     section = ctx.report.section("What left the organisation, and what did not")
     ctx.report.paragraph(section, f"{summary.shared} of {summary.events_read} events were shared (sanitised), "
@@ -135,8 +132,6 @@ def _report_sanitize(ctx: DemoContext, summary: object, reports: list) -> None:
 
 
 def _federation(ctx: DemoContext) -> StageResult:
-    from .sharing_stage import federation_stage
-
     return federation_stage(ctx)
 
 
@@ -145,8 +140,6 @@ STAGES.append(("The federation: four members sanitise, sign and publish over TAX
 
 
 def _learning(ctx: DemoContext) -> StageResult:
-    from .learning_stage import learning_stage
-
     return learning_stage(ctx)
 
 
@@ -169,8 +162,6 @@ SAMPLE_MESSAGES = [
 
 def classify_samples(ctx: DemoContext) -> StageResult:
     """Start the real misp-modules server with our modules and classify sample messages through it."""
-    from ..mispmod.server import ModuleServer
-
     model_path = ctx.data.get("model_path")
     if model_path is None:
         return StageResult("modules", [("error", "no model: the learning stage did not run")], ok=False)
@@ -207,8 +198,6 @@ BUDGET_UNITS = {
 def budget_overview(ctx: DemoContext) -> StageResult:
     """ε spent against each ledger's budget, one plot per privacy unit: each federation member's sanitising releases
     (members/<pseudonym>/privacy-ledger.sqlite) and each member's learning (learning/ledger-<pseudonym>.sqlite)."""
-    from ..privacy.ledger import Ledger
-
     members_dir, learning_dir = ctx.out_dir / "members", ctx.out_dir / "learning"
     ledgers = {"sanitise": {p.parent.name: p for p in sorted(members_dir.glob("*/privacy-ledger.sqlite"))},
                "learning": {p.stem.removeprefix("ledger-"): p
@@ -239,8 +228,6 @@ def budget_overview(ctx: DemoContext) -> StageResult:
 
 
 def _budget_figure(members: dict[str, tuple[float, float, int]]) -> object:
-    from .report import new_figure
-
     figure = new_figure(6.4, 0.6 + 0.45 * len(members))
     axes = figure.subplots()
     names = list(members)

@@ -1,7 +1,7 @@
 """Module settings shared by legion-misp's MISP modules (MISP sends them in each request's ``config``).
 
 MISP stores them as ``Plugin.<Family>_<module>_<key>``: ``config_path`` (legion.toml with the organisation, privacy
-policy and ledger), ``federation_key`` (an ``env:NAME``/``file:PATH`` reference to the federation's pseudonym key,
+policy and ledger), ``pseudonym_key`` (an ``env:NAME``/``file:PATH`` reference to the federation's pseudonym key,
 resolved in the misp-modules server process; never the key itself), ``ledger_path`` (overrides ``[ledger] path``).
 """
 
@@ -11,9 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, load_config
+from ..config import Config
 from ..errors import ConfigError
+from ..privacy.ledger import Ledger, open_ledger
 from ..secrets import Secret, is_secret_reference
+from ..sections import load_config
 from .common import ModuleInputError
 
 
@@ -28,13 +30,13 @@ def legion_config(settings: dict[str, str]) -> Config:
         raise ModuleInputError(f"the legion configuration is not usable: {str(exc).splitlines()[0]}") from exc
 
 
-def federation_key(settings: dict[str, str], config: Config) -> bytes | None:
-    """The pseudonym key from the ``federation_key`` setting (a reference, never a literal), else from config."""
-    reference = settings.get("federation_key")
+def pseudonym_key(settings: dict[str, str], config: Config) -> bytes | None:
+    """The pseudonym key from the ``pseudonym_key`` setting (a reference, never a literal), else from config."""
+    reference = settings.get("pseudonym_key")
     if reference is None:
         return None
     if not is_secret_reference(reference):
-        raise ModuleInputError("federation_key must be 'env:NAME' or 'file:PATH', never the key itself")
+        raise ModuleInputError("pseudonym_key must be 'env:NAME' or 'file:PATH', never the key itself")
     try:
         return Secret(reference, config.base_dir).reveal().encode("utf-8")
     except ConfigError as exc:
@@ -42,8 +44,6 @@ def federation_key(settings: dict[str, str], config: Config) -> bytes | None:
 
 
 def ledger_override(settings: dict[str, str], config: Config) -> Any:
-    from ..privacy.ledger import Ledger, open_ledger
-
     ledger = open_ledger(config)
     if settings.get("ledger_path"):
         return Ledger(Path(settings["ledger_path"]).expanduser(), budget_epsilon=ledger.budget_epsilon,

@@ -13,6 +13,8 @@ import hmac
 import ipaddress
 import unicodedata
 
+from ..errors import ConfigError
+
 MIN_KEY_BYTES = 16
 _EMAIL_TYPES = {"email", "email-src", "email-dst", "email-reply-to", "target-email", "whois-registrant-email",
                 "dns-soa-email"}
@@ -21,7 +23,7 @@ _IP_TYPES = {"ip-src", "ip-dst"}
 PSEUDONYM_DOMAIN = "pseudonym.invalid"
 
 
-class PseudonymKeyError(ValueError):
+class PseudonymKeyError(ConfigError, ValueError):
     """The federation key is missing or too short. Never contains the key."""
 
 

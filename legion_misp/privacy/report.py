@@ -35,6 +35,8 @@ class EventReport:
     actions : every change, in order.
     cost : (ε, δ) this event's noise spent (composition over its mechanisms).
     mechanisms : names of the mechanisms that noised something in this event.
+    residual : tokens of the shared copy that still look like identifiers (filled only when the sanitiser's
+        ``report_residual`` is on; see :mod:`~legion_misp.privacy.residual`).
     """
 
     event_uuid: str | None
@@ -44,6 +46,7 @@ class EventReport:
     cost: PrivacyCost = field(default_factory=PrivacyCost)
     mechanisms: list[str] = field(default_factory=list)
     error: str | None = None
+    residual: list[dict[str, str]] = field(default_factory=list)
     # The original event's info, for the local dry-run listing only: never serialised (the JSON report may travel).
     info: str = field(default="", repr=False, compare=False)
 
@@ -62,4 +65,5 @@ class EventReport:
         return {"event_uuid": self.event_uuid, "location": self.location, "outcome": self.outcome,
                 "error": self.error, "epsilon": self.cost.epsilon, "delta": self.cost.delta,
                 "mechanisms": list(self.mechanisms), "counts": self.counts(),
-                "actions": [a.as_dict() for a in self.actions]}
+                "actions": [a.as_dict() for a in self.actions],
+                **({"residual": list(self.residual)} if self.residual else {})}

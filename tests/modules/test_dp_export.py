@@ -96,7 +96,7 @@ def test_bad_settings_are_clear(config_path):
                                      "config": {"config_path": str(config_path), "format": "csv"}})
     assert "format must be one of" in answer["error"]
     answer = dp_export.dict_handler({"data": [{"Event": event}],
-                                     "config": {"config_path": str(config_path), "federation_key": "literal"}})
+                                     "config": {"config_path": str(config_path), "pseudonym_key": "literal"}})
     assert "never the key itself" in answer["error"]
 
 
