@@ -13,9 +13,9 @@ keeps them verbatim, and :mod:`.misp_api` uses them only to decide ``stale`` and
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime
 from typing import Any
 
+from ..timeutil import parse_time
 from .events import event_tag_names
 
 EVENT_FIELDS = ("info", "date", "threat_level_id", "analysis", "distribution", "published")
@@ -81,7 +81,7 @@ def _seen(value: Any) -> Any:
     if value in (None, ""):
         return None
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+        return parse_time(str(value), assume_utc=True, allow_date=True).timestamp()
     except ValueError:
         return str(value)
 
