@@ -5,6 +5,19 @@ BIN := $(VENV)/bin
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_BENCH := $(VENV)/.installed-bench
+# Which interpreter made .venv: written after the first install that succeeds.
+PYTHON_ID := $(shell $(PYTHON) -c 'import sys; print(sys.implementation.cache_tag + "@" + sys.base_prefix)' 2>/dev/null)
+VENV_ID := $(VENV)/.python-id
+
+# A .venv made by another Python, or left by a failed install (no id yet), is rebuilt from scratch.
+ifneq ($(PYTHON_ID),)
+ifneq ($(wildcard $(VENV)),)
+ifneq ($(shell cat $(VENV_ID) 2>/dev/null),$(PYTHON_ID))
+$(info Rebuilding $(VENV): it was made by another Python or left by a failed install)
+$(shell rm -rf $(VENV))
+endif
+endif
+endif
 
 .PHONY: demo test bench docs lint clean help
 
@@ -19,11 +32,13 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_DEMO): $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install --quiet -e '.[modules]'
+	$(BIN)/pip install --quiet -e '.[modules,demo]'
+	echo '$(PYTHON_ID)' > $(VENV_ID)
 	touch $@
 
 $(STAMP_TEST): $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
+	echo '$(PYTHON_ID)' > $(VENV_ID)
 	touch $@ $(STAMP_DEMO)
 
 $(STAMP_BENCH): $(STAMP_TEST)

@@ -33,13 +33,14 @@ from legion_misp.errors import (
     StoreError,
     SyncError,
 )
+from legion_misp.stix.reasons import Reason
 from legion_misp.stores import EventStore, open_store
 from legion_misp.stores.events import event_tag_names
 from legion_misp.trust import KeyFileError, Signer, TrustPolicy
 
 from .datastore import TaxiiCollectionSink, TaxiiCollectionSource
 from .publish import Publisher, PushStats
-from .pull import Puller, PullStats
+from .pull import Puller, PullStats, _later
 from .sanitize import SanitizeHook, resolve_sanitizer
 from .settings import CollectionSettings, SyncSettings
 from .state import SyncState
@@ -48,6 +49,7 @@ from .transport import TaxiiClient
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], Callable[[int], None]]  # label -> advance(n)
+MAX_UNPARSEABLE_PAGES = 5  # refused pages passed in one run of one collection before it stops for this run
 
 
 @dataclass
@@ -104,6 +106,7 @@ class RunSummary:
             "updated": sum(p.events_updated for p in pulls),
             "duplicates_skipped": sum(p.duplicates for p in pulls),
             "quarantined": sum(p.quarantined for p in pulls),
+            "still_quarantined": sum(p.still_quarantined for p in pulls),
             "untrusted": sum(sum(p.rejected.values()) for p in pulls),
             "corroborated": sum(p.corroborated for p in pulls),
             "errors": sum(1 for r in self.reports if r.error),
@@ -115,6 +118,14 @@ class RunSummary:
         for report in self.reports:
             for code, count in (report.pull.rejected if report.pull else {}).items():
                 counts[code] = counts.get(code, 0) + count
+        return counts
+
+    def refusals(self) -> dict[str, int]:
+        """Every refusal of every pull (new and still quarantined), by reason code."""
+        counts: dict[str, int] = {}
+        for report in self.reports:
+            for code, count in (report.pull.refused if report.pull else {}).items():
+                counts[str(code)] = counts.get(str(code), 0) + count
         return counts
 
     def as_dict(self) -> dict[str, Any]:
@@ -130,7 +141,11 @@ class RunSummary:
                          f"{t['events_published']}, withheld {t['events_withheld']}, failed {t['events_failed']}")
         if any(r.kind == "pull" for r in self.reports):
             lines.append(f"  pull: pulled {t['pulled']}, new {t['new']}, updated {t['updated']}, duplicates skipped "
-                         f"{t['duplicates_skipped']}, quarantined {t['quarantined']}")
+                         f"{t['duplicates_skipped']}, quarantined {t['quarantined']}"
+                         + (f", {t['still_quarantined']} still quarantined" if t["still_quarantined"] else ""))
+            codes = self.refusals()
+            if codes:
+                lines.append("  refused by code: " + ", ".join(f"{code} {n}" for code, n in sorted(codes.items())))
             if t["untrusted"] or t["corroborated"]:
                 reasons = ", ".join(f"{code} {count}" for code, count in sorted(self.rejections().items()))
                 lines.append(f"  trust: rejected {t['untrusted']}{' (' + reasons + ')' if reasons else ''}; events "
@@ -254,30 +269,62 @@ class SyncJob:
         return report
 
     def _pull_one(self, collection: CollectionSettings, state: SyncState) -> CollectionReport:
+        """Pull one collection. Nothing raised here stops the job from pulling the others: a failure is the
+        report's error. A page that is not a TAXII envelope is quarantined (once, whole) and, when the server dated
+        it, the cursor moves past it and the pull goes on from there."""
         report = CollectionReport(key=collection.key, kind="pull", cursor_before=state.cursor(collection.key))
+        report.pull = PullStats()
         try:
-            with TaxiiClient(collection, self.settings) as client:
-                client.check_access(write=False)
-                guard = self.trust.guard(state.db, collection=collection.collection) if self.trust else None
-                puller = Puller(TaxiiCollectionSource(client), state, collection.key, self.settings, self.store,
-                                peer=collection.peer, dry_run=self.dry_run,
-                                progress=self.progress(f"pull {collection.collection}") if self.progress else None,
-                                trust=guard)
-                report.pull = puller.stats
-                puller.pull()
-        except InvalidPageError as exc:  # nothing on the page can be trusted: keep it for inspection, cursor kept
-            report.error = str(exc)
-            if not self.dry_run:
-                with state.transaction():
-                    state.quarantine(collection.key, f"page refused: {exc}", payload=exc.payload)
-                if report.pull:
-                    report.pull.quarantined += 1
-            log.error("pull from %s failed: %s", collection.key, exc)
+            for _ in range(MAX_UNPARSEABLE_PAGES):
+                try:
+                    self._pull_pages(collection, state, report)
+                    break
+                except InvalidPageError as exc:
+                    if not self._keep_page(collection, state, report, exc):
+                        break
         except SyncError as exc:
             report.error = str(exc)
             log.error("pull from %s failed: %s", collection.key, exc)
+        except Exception as exc:  # a bug or an unexpected library failure: this collection only
+            report.error = f"unexpected failure: {type(exc).__name__}: {str(exc)[:300]}"
+            log.exception("pull from %s failed", collection.key)
         report.cursor_after = state.cursor(collection.key)
         return report
+
+    def _pull_pages(self, collection: CollectionSettings, state: SyncState, report: CollectionReport) -> None:
+        with TaxiiClient(collection, self.settings) as client:
+            client.check_access(write=False)
+            guard = self.trust.guard(state.db, collection=collection.collection) if self.trust else None
+            puller = Puller(TaxiiCollectionSource(client), state, collection.key, self.settings, self.store,
+                            peer=collection.peer, dry_run=self.dry_run,
+                            progress=self.progress(f"pull {collection.collection}") if self.progress else None,
+                            trust=guard)
+            puller.stats = report.pull or PullStats()  # counts add up over restarts after a refused page
+            report.pull = puller.stats
+            puller.pull()
+
+    def _keep_page(self, collection: CollectionSettings, state: SyncState, report: CollectionReport,
+                   exc: InvalidPageError) -> bool:
+        """Quarantine a page that is not an envelope; True when the cursor moved past it (pull again from there)."""
+        assert report.pull is not None
+        log.error("pull from %s: %s", collection.key, exc)
+        if self.dry_run:
+            report.pull.quarantined += 1
+            return False
+        with state.transaction():
+            entry = state.quarantine_item(collection.key, f"{Reason.UNPARSEABLE_PAGE}: {exc}", payload=exc.payload,
+                                          max_bytes=self.settings.quarantine_max_bytes)
+            before = state.cursor(collection.key)
+            after = _later(before, exc.date_added_last)
+            if after and after != before:
+                state.set_cursor(collection.key, after)
+        report.pull.refused[Reason.UNPARSEABLE_PAGE] = report.pull.refused.get(Reason.UNPARSEABLE_PAGE, 0) + 1
+        if entry.again:
+            report.pull.still_quarantined += 1
+        else:
+            report.pull.quarantined += 1
+            report.pull.failures.append(f"page quarantined (entry {entry.id}): {exc}")
+        return bool(after and after != before)
 
 
 def _check_signer_present(trust: TrustPolicy | None, signer: Signer | None) -> None:

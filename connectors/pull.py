@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 from legion_misp.errors import StoreError
 from legion_misp.stix.codec import (
     CONTAINER_TYPES,
-    ConversionError,
     ObjectRejected,
     check_object,
     container_event_uuid,
@@ -43,6 +42,8 @@ from legion_misp.stix.codec import (
     references,
     stix_to_misp,
 )
+from legion_misp.stix.ingest import convert_accepted
+from legion_misp.stix.reasons import Reason, Refusal, code_of
 from legion_misp.stores import EventStore, UpsertResult
 
 from .datastore import StixSource
@@ -68,7 +69,8 @@ class PullStats:
     pulled: int = 0          # objects received
     new: int = 0             # new objects or new versions staged
     duplicates: int = 0      # (id, version) already seen: skipped
-    quarantined: int = 0
+    quarantined: int = 0     # objects (or pages) newly quarantined in this run
+    still_quarantined: int = 0  # objects seen again that were already waiting in the quarantine (not a failure)
     events_new: int = 0
     events_updated: int = 0
     events_unchanged: int = 0
@@ -78,6 +80,7 @@ class PullStats:
     restarts: int = 0
     pages_without_cursor: int = 0  # pages with objects but no X-TAXII-Date-Added-Last: the cursor cannot pass them
     rejected: dict[str, int] = field(default_factory=dict)  # trust rejections by code (also counted in quarantined)
+    refused: dict[str, int] = field(default_factory=dict)  # every refusal by reason code (trust codes included)
     corroborated: int = 0    # stored events updated because more members confirmed one of their indicators
     failures: list[str] = field(default_factory=list)
 
@@ -190,8 +193,8 @@ class Puller:
             for item in page.objects:
                 try:
                     _, version = check_object(item, max_bytes=self.settings.max_object_bytes,
-                                                 max_nesting=self.settings.max_nesting)
-                except ObjectRejected:
+                                              max_nesting=self.settings.max_nesting)
+                except Exception:  # a dry run only counts: ObjectRefused or anything unexpected
                     self.stats.quarantined += 1
                     continue
                 known = self.state.seen_digest(self.key, item["id"], version)
@@ -216,7 +219,11 @@ class Puller:
         with self.state.transaction():
             for item in items:
                 self.stats.pulled += 1
-                self._take_object(item, view)
+                try:
+                    self._take_object(item, view)
+                except Exception as exc:  # one bad object never stops a run: it is quarantined, the page goes on
+                    log.exception("%s: unexpected failure on one object", self.key)
+                    self._quarantine(f"{Reason.INTERNAL_ERROR}: {type(exc).__name__}: {str(exc)[:200]}", item)
             view.write()
         for container in view.dirty:
             self._done.pop(container, None)  # changed after its conversion: convert it again
@@ -226,7 +233,7 @@ class Puller:
             body, version = check_object(item, max_bytes=self.settings.max_object_bytes,
                                          max_nesting=self.settings.max_nesting)
         except ObjectRejected as exc:
-            self._quarantine(str(exc), item)
+            self._quarantine(str(exc), item, version=_version_or_none(item))
             return
         stix_id, stix_type = item["id"], item["type"]
         content = digest(body)
@@ -240,8 +247,8 @@ class Puller:
                 self._quarantine(verdict.quarantine_reason, item, version=version, body=body)
                 return
         if known is not None:
-            self._quarantine("conflicting content: the same (id, version) was received before with different "
-                             "content; the first copy is kept", item, version=version, body=body)
+            self._quarantine(f"{Reason.CONFLICTING_CONTENT}: the same (id, version) was received before with "
+                             "different content; the first copy is kept", item, version=version, body=body)
             return
         staged = view.staged_version(stix_id)
         if staged is not None and not _newer(version, staged):
@@ -265,16 +272,21 @@ class Puller:
         return verdict
 
     def _quarantine(self, reason: str, item: Any, *, version: str | None = None, body: str | None = None) -> None:
+        """Keep a refused item whole (up to ``sync.quarantine_max_bytes``) with its ``"<code>: <message>"``
+        reason. An item already waiting there with the same content counts as still quarantined, not new."""
         stix_id = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
         if body is None:
-            try:
-                body = json.dumps(item, ensure_ascii=False, default=str)[:70000]
-            except (ValueError, TypeError, RecursionError):
-                body = repr(item)[:70000]
-        self.state.quarantine(self.key, reason, stix_id=stix_id[:300] if stix_id else None, version=version,
-                              payload=body)
+            body = _payload_text(item)
+        entry = self.state.quarantine_item(self.key, reason, stix_id=stix_id[:300] if stix_id else None,
+                                           version=version, payload=body,
+                                           max_bytes=self.settings.quarantine_max_bytes)
+        code = code_of(reason)
+        self.stats.refused[code] = self.stats.refused.get(code, 0) + 1
+        if entry.again:
+            self.stats.still_quarantined += 1
+            return
         self.stats.quarantined += 1
-        log.info("%s: quarantined %s: %s", self.key, stix_id or "an item", reason)
+        log.info("%s: quarantined %s: %s", self.key, stix_id or "an item", reason[:300])
 
     # ---- conversion -------------------------------------------------------------------------------------------
     # Groups are converted after every page, but the store's index (a feed directory's manifest.json and hashes.csv,
@@ -381,40 +393,31 @@ class Puller:
 
     def _convert_and_store(self, group: list[dict[str, Any]], event_uuid: str, key: str, done: Callable[[], None],
                            *, label: str) -> None:
-        try:
-            converted = stix_to_misp(group, event_uuid=event_uuid, peer=self.peer)
-        except ConversionError as exc:
-            with self.state.transaction():
-                self.state.quarantine(self.key, f"conversion failed: {exc}", stix_id=label[:300],
-                                      payload=json.dumps(group)[:70000])
-                self.stats.quarantined += 1
-            self._done[key] = done
-            return
+        outcome = convert_accepted(group, partial(stix_to_misp, event_uuid=event_uuid, peer=self.peer))
         by_id = {o.get("id"): o for o in group}
         with self.state.transaction():
-            for stix_id, reason in converted.invalid.items():
-                obj = by_id.get(stix_id, {})
-                self.state.quarantine(self.key, reason, stix_id=stix_id, version=str(obj.get("modified") or ""),
-                                      payload=json.dumps(obj)[:70000])
-                self.stats.quarantined += 1
-            if converted.event is None:
-                self.state.quarantine(self.key, "nothing left to convert after refusing invalid objects",
-                                      stix_id=label[:300])
-                self.stats.quarantined += 1
-                self._done[key] = done
+            for refusal in outcome.refused:
+                self._quarantine_refusal(refusal, by_id.get(refusal.stix_id))
+            if outcome.event is None:
+                self._done[key] = done  # every object of the group is in the quarantine, each with its reason
                 return
-            event = converted.event
+            event = outcome.event
             if self.trust is not None:
-                event = self.trust.annotate(event, [o for o in group if o.get("id") not in converted.invalid])
+                refused = {r.stix_id for r in outcome.refused}
+                event = self.trust.annotate(event, [o for o in group if o.get("id") not in refused])
             try:
                 result = self._write(event)
             except StoreError as exc:  # the group stays dirty and is tried again next run
                 self.stats.store_failures += 1
                 self.stats.failures.append(f"event {event_uuid}: {exc}")
-                log.warning("%s: could not store event %s: %s", self.key, event_uuid, exc)
+                log.warning("%s: could not store event %s (%s): %s", self.key, event_uuid, label, exc)
                 return
             self._count(result)
             self._done[key] = done
+
+    def _quarantine_refusal(self, refusal: Refusal, obj: dict[str, Any] | None) -> None:
+        item = obj if obj is not None else {"id": refusal.stix_id}
+        self._quarantine(refusal.reason, item, version=refusal.version)
 
     def _count(self, result: UpsertResult) -> None:
         if result is UpsertResult.CREATED:
@@ -446,6 +449,20 @@ class Puller:
         except StoreError as exc:
             self.stats.store_failures += 1
             self.stats.failures.append(f"revoke {event_uuid}: {exc}")
+
+
+def _version_or_none(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    version = item.get("modified") or item.get("created")
+    return version if isinstance(version, str) else None
+
+
+def _payload_text(item: Any) -> str:
+    try:
+        return json.dumps(item, ensure_ascii=False, default=str)
+    except (ValueError, TypeError, RecursionError):
+        return repr(item)
 
 
 def _newer(version: str, than: str) -> bool:
@@ -481,8 +498,9 @@ class _StateView:
         self.seen = state.other_versions(key, ids)
         self.seen.update(((i, v), d) for i, (v, d) in self.heads.items())
         self.referenced_by = state.containers_referencing_many(key, ids)
-        staged_containers = [i["id"] for i in items if isinstance(i, dict) and i.get("type") in CONTAINER_TYPES
-                             and i.get("id") in self.heads]
+        staged_containers = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("type"), str)
+                             and isinstance(i.get("id"), str) and i["type"] in CONTAINER_TYPES
+                             and i["id"] in self.heads]
         self._refs = {c: references(o) for c, o in state.staged_objects(key, staged_containers).items()}
         self.dirty: set[str] = set()
         self._seen_rows: list[tuple[str, str, str]] = []

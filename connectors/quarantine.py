@@ -31,6 +31,18 @@ class _Nothing(StixSource):
         return iter(())
 
 
+# refused after staging, when its group was converted: a retry converts the group again (the object is staged)
+_CONVERSION_CODES = frozenset({"not-converted", "meaning-changed", "conversion-failed", "invalid-stix"})
+
+
+def _convert_again(state: SyncState, collection: str, stix_id: str) -> None:
+    containers = state.containers_referencing(collection, stix_id)
+    for container in containers:
+        state.mark_dirty(collection, container)
+    if not containers:
+        state.add_loose(collection, stix_id)
+
+
 def retry_quarantine(state: SyncState, store: EventStore, settings: SyncSettings,
                      entry_ids: list[int] | None, *, trust: TrustPolicy | None = None) -> tuple[int, int]:
     """Retry the given open entries (all when None), verified by ``trust`` when given. Returns (resolved, still
@@ -51,8 +63,14 @@ def retry_quarantine(state: SyncState, store: EventStore, settings: SyncSettings
             payload = None
         with state.transaction():
             state.resolve_quarantine(entry.id)
-            if isinstance(payload, list) and entry.stix_id and state.staged_version(entry.collection, entry.stix_id):
+            if entry.code in ("unparseable-page", "payload-over-cap"):  # nothing a retry can accept: kept as is
+                state.quarantine(entry.collection, entry.reason, stix_id=entry.stix_id, version=entry.version,
+                                 payload=entry.payload, code=entry.code, max_bytes=settings.quarantine_max_bytes)
+            elif isinstance(payload, list) and entry.stix_id and state.staged_version(entry.collection, entry.stix_id):
                 state.mark_dirty(entry.collection, entry.stix_id)  # a group that failed conversion
+            elif (isinstance(payload, dict) and entry.stix_id and entry.code in _CONVERSION_CODES
+                  and state.staged_version(entry.collection, entry.stix_id)):
+                _convert_again(state, entry.collection, entry.stix_id)  # staged, refused when converted
             elif isinstance(payload, dict):
                 puller.take([payload])
             else:

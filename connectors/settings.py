@@ -51,6 +51,9 @@ SYNC_KEYS: tuple[Key, ...] = (
         "quarantined.", check=_positive),
     Key("max_nesting", int, 32, "Pulled objects nested deeper than this (dicts/lists) are quarantined.",
         check=in_range(2, 1000)),
+    Key("quarantine_max_bytes", int, 16 * 1024 * 1024, "Largest refused object or page kept whole (zlib-compressed) "
+        "in the quarantine so 'legion sync quarantine retry' can accept it after a policy change; a larger one is "
+        "recorded with its id, size and the code payload-over-cap, not kept.", check=_positive),
     Key("every", str, "15m", "Default interval of 'legion sync run --every'.", check=is_duration),
 )
 
@@ -93,6 +96,7 @@ class SyncSettings:
     push_tags: tuple[str, ...] = ()
     max_object_bytes: int = 1024 * 1024
     max_nesting: int = 32
+    quarantine_max_bytes: int = 16 * 1024 * 1024
     every: float = 900.0
 
     @classmethod

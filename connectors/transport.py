@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import json
 import logging
 import random
 import time
@@ -50,6 +49,7 @@ from legion_misp.errors import (
     SyncError,
     TransportError,
 )
+from legion_misp.stix.validate import loads_untrusted
 from legion_misp.timeutil import format_time, parse_time
 
 from .settings import CollectionSettings, SyncSettings
@@ -311,23 +311,25 @@ class TaxiiClient:
         if response.status_code != 200:
             raise _error_for(response, "get objects", self.key)
         body = response.content
-        preview = body[:65536].decode("utf-8", errors="replace")
+        last = response.headers.get("X-TAXII-Date-Added-Last")
+        kept = body.decode("utf-8", errors="replace")  # the whole page, for the quarantine (capped there)
         try:
-            envelope = json.loads(body)
+            envelope = loads_untrusted(body)
         except (ValueError, RecursionError) as exc:
             raise InvalidPageError(f"the objects page is not valid JSON ({_reason(exc)})", collection=self.key,
-                                   status=200, payload=preview) from None
+                                   status=200, payload=kept, date_added_last=last) from None
         if not isinstance(envelope, dict):
             raise InvalidPageError("the objects page is not a TAXII envelope (not a JSON object)",
-                                   collection=self.key, payload=preview)
+                                   collection=self.key, payload=kept, date_added_last=last)
         objects = envelope.get("objects", [])
         if not isinstance(objects, list):
-            raise InvalidPageError("the envelope's 'objects' is not a list", collection=self.key, payload=preview)
+            raise InvalidPageError("the envelope's 'objects' is not a list", collection=self.key, payload=kept,
+                                   date_added_last=last)
         next_value = envelope.get("next")
         return Page(objects=objects, more=bool(envelope.get("more", False)),
                     next=str(next_value) if next_value not in (None, "") else None,
                     date_added_first=response.headers.get("X-TAXII-Date-Added-First"),
-                    date_added_last=response.headers.get("X-TAXII-Date-Added-Last"), size=len(body))
+                    date_added_last=last, size=len(body))
 
     def object_versions(self, object_id: str) -> set[str | None]:
         """Every version of one object stored on the server: ``modified``, else ``created`` (as

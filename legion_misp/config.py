@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, ConfigProblem
-from .schema import Key, each, is_domain, is_network, is_regex, non_empty_str, validate_table
+from .schema import Key, each, is_domain, is_network, is_regex, non_empty_str, unknown_name_message, validate_table
 from .secrets import Secret
 
 DEFAULT_CONFIG_NAME = "legion.toml"
@@ -176,7 +176,7 @@ def _validate_sections(raw: dict[str, Any], schema: dict[str, Section]) -> tuple
     values: dict[str, Any] = {}
     for name in raw:
         if name not in schema:
-            problems.append(ConfigProblem(name, f"unknown section (known: {', '.join(sorted(schema))})"))
+            problems.append(ConfigProblem(name, unknown_name_message("section", name, set(schema))))
     for name, section in schema.items():
         if name not in raw and section.required:
             problems.append(ConfigProblem(name, "section is required"))

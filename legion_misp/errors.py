@@ -139,12 +139,13 @@ class ProtocolError(SyncError):
 
 
 class InvalidPageError(ProtocolError):
-    """A page that is not a TAXII envelope (not JSON, not an object). ``payload`` keeps its first bytes for the
-    quarantine."""
+    """A page that is not a TAXII envelope (not JSON, not an object). ``payload`` is the page for the quarantine;
+    ``date_added_last`` the server's ``X-TAXII-Date-Added-Last`` for it (lets the cursor pass it once kept)."""
 
-    def __init__(self, message: str, *, payload: str = "", **kwargs: object):
+    def __init__(self, message: str, *, payload: str = "", date_added_last: str | None = None, **kwargs: object):
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.payload = payload
+        self.date_added_last = date_added_last
 
 
 class NextExpiredError(ProtocolError):

@@ -8,6 +8,7 @@ of them at once. Sections of other subsystems (privacy, sync, learning, ...) reg
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Callable
@@ -63,6 +64,14 @@ def _has_kind(value: Any, kind: type | tuple[type, ...]) -> bool:
     return isinstance(value, kinds)
 
 
+def unknown_name_message(what: str, name: str, known: set[str] | list[str]) -> str:
+    """``unknown key; did you mean 'x'?`` (difflib near miss), else the list of known names."""
+    near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    if near:
+        return f"unknown {what}; did you mean {' or '.join(repr(n) for n in near)}?"
+    return f"unknown {what} (known: {', '.join(sorted(known))})"
+
+
 def validate_table(table: Any, keys: tuple[Key, ...], path: str) -> tuple[dict[str, Any], list[ConfigProblem]]:
     """Validate ``table`` against ``keys``; return values with defaults filled, and all problems found."""
     if not isinstance(table, dict):
@@ -71,7 +80,7 @@ def validate_table(table: Any, keys: tuple[Key, ...], path: str) -> tuple[dict[s
     known = {k.name for k in keys}
     for name in table:
         if name not in known:
-            problems.append(ConfigProblem(_join(path, name), f"unknown key (known: {', '.join(sorted(known))})"))
+            problems.append(ConfigProblem(_join(path, name), unknown_name_message("key", str(name), known)))
     values: dict[str, Any] = {}
     for key in keys:
         value, key_problems = _validate_key(table, key, _join(path, key.name))

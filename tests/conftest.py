@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+import signal
+from typing import Any, NoReturn
 
 import pytest
 
 from tests.helpers import make_event
+
+
+def _interrupt(signum: int, _frame: Any) -> NoReturn:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A SIGTERM (a CI timeout, `kill PID`) unwinds like Ctrl-C, so every fixture's teardown still stops the servers
+    and the MISP it started instead of leaving them running."""
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 @pytest.fixture

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import struct
+import subprocess
+import termios
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -50,3 +58,67 @@ def train_model_file(path: Path, *, epsilon: float = 1.64, seed: int = 0) -> Pat
                          epsilon=spent.epsilon, delta=spent.delta, accountant=spent.accountant,
                          data="Spambase (UCI, CC BY 4.0), deduplicated; centralised DP-SGD test model"), path)
     return path
+
+
+def run_on_a_terminal(args: list[str], cwd) -> tuple[int, str, str]:
+    """Run ``args`` with stderr on a 100-column pseudo-terminal: (exit code, stdout, what the terminal showed)."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    try:
+        process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=terminal, stdin=subprocess.DEVNULL)
+        os.close(terminal)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal's last writer closed it
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        stdout = process.stdout.read().decode()
+        process.wait(timeout=120)
+    finally:
+        os.close(controller)
+    return process.returncode, stdout, b"".join(chunks).decode("utf-8", "replace")
+
+
+def _process_parents() -> dict[int, int]:
+    """pid -> parent pid of every process on the machine (Linux /proc)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            table[int(entry.name)] = int(fields[1])
+    return table
+
+
+class DescendantWatch(threading.Thread):
+    """Records every descendant of ``root`` seen while it runs (polled every 20 ms)."""
+
+    def __init__(self, root: int):
+        super().__init__(daemon=True)
+        self.root, self.seen, self.stopped = root, set(), threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            parents = _process_parents()
+            family = {self.root}
+            grew = True
+            while grew:
+                more = {pid for pid, parent in parents.items() if parent in family} - family
+                family |= more
+                grew = bool(more)
+            self.seen |= family - {self.root}
+            time.sleep(0.02)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -88,7 +88,7 @@ def test_store_import_list_check_and_partial_failure_exit_1(tmp_path):
     result = _run("--config", str(config), "store", "import", str(tmp_path / "src"))
     assert result.returncode == 1 and "2 created" in result.stdout and good[1]["uuid"] in result.stderr
     listing = _run("--config", str(config), "store", "list")
-    assert listing.returncode == 0 and len(listing.stdout.splitlines()) == 2
+    assert listing.returncode == 0 and len(listing.stdout.splitlines()) == 4  # header, 2 events, count
     assert _run("--config", str(config), "store", "check").returncode == 0
 
 

@@ -16,37 +16,37 @@ import re
 import stat
 import subprocess
 import sys
+import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
 from legion_misp.privacy.ledger import Ledger
-from tests.helpers import REPO
+from tests.helpers import REPO, DescendantWatch, alive
 
 CANARIES = json.loads((REPO / "tests/fixtures/canaries.json").read_text())
-
-
-def _server_processes() -> set[tuple[int, str]]:
-    """Servers started from this checkout's environment (other checkouts on the same machine run their own)."""
-    listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    ours = (str(REPO), sys.prefix)
-    return {(int(pid), args) for pid, _, args in (line.strip().partition(" ") for line in listing.splitlines())
-            if any(name in args for name in ("misp-modules", "medallion", "opentaxii", "flower-"))
-            and any(place in args for place in ours)}
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     out = folder / "demo-output"
-    before = _server_processes()
     # a relative --out from another working folder, as `make demo` runs it (paths written into the members'
     # configurations must not be resolved against their own folders)
-    result = subprocess.run([sys.executable, "-m", "legion_misp", "demo", "--out", "demo-output"], cwd=folder,
-                            capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out, result.stdout, _server_processes() - before
+    process = subprocess.Popen([sys.executable, "-m", "legion_misp", "demo", "--out", "demo-output"], cwd=folder,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    watch = DescendantWatch(process.pid)  # every process the demo starts, at any depth, in any session
+    watch.start()
+    try:
+        stdout, stderr = process.communicate(timeout=900)
+    finally:
+        watch.stopped.set()
+        watch.join()
+    assert process.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    time.sleep(0.5)
+    return out, stdout, {"started": watch.seen, "left": {pid for pid in watch.seen if alive(pid)}}
 
 
 HONEST = ("member-7f3a", "member-19c2", "member-5be0")
@@ -191,6 +191,57 @@ def test_accuracy_beside_the_paper_and_model_claims(demo):
 
 
 def test_no_process_left_behind(demo):
-    _, stdout, started_and_left = demo
-    assert "misp-modules server" in stdout  # the demo did start one
-    assert started_and_left == set()
+    _, stdout, processes = demo
+    assert "misp-modules server" in stdout and processes["started"]  # the demo did start one
+    assert processes["left"] == set()
+
+
+def _report_text(out: Path) -> str:
+    return html.unescape((out / "report.html").read_text())
+
+
+def test_the_report_opens_with_three_sentences_of_what_happened(demo):
+    out, _, _ = demo
+    report = _report_text(out)
+    opening = re.search(r"<h2>What happened</h2><p>(.*?)</p>", report)
+    assert opening and report.index("What happened") < report.index("<h2>Summary</h2>")
+    sentences = [s for s in re.split(r"(?<=\.) (?=[A-Z0-9])", opening.group(1)) if s]
+    assert len(sentences) == 3, sentences
+    assert "member-m malicious" in sentences[0] and "shared 15 of its 24 events" in sentences[0]
+    _, stdout, _ = demo
+    assert "refused 8 of member-m's 8 attacks" in " ".join(stdout.split())  # also printed after the summary
+    assert "refused 8 of member-m's 8 attacks" in sentences[1] and "0 of its 25 invented" in sentences[1]
+    accuracy = re.search(r"([\d.]+) % test accuracy, against ([\d.]+) % without DP", sentences[2])
+    assert accuracy and f"accuracy, fl+dp</td><td>{float(accuracy.group(1)):.1f}" in re.sub(
+        r"(\d+\.\d)\d %", r"\1", report)
+
+
+def test_distribution_levels_by_name_and_durations_in_days(demo):
+    out, stdout, _ = demo
+    report = _report_text(out)
+    for name in ("Your organisation only (0)", "This community only (1)", "Connected communities (2)",
+                 "All communities (3)", "Sharing group (4)"):
+        assert name in report and name in stdout
+    assert "at most 4 days" in report
+    assert not re.search(r"\b\d{5,} ?s\b", report), "a duration of a day or more shown in seconds"
+
+
+def test_learning_members_are_the_federation_members_with_a_baseline(demo):
+    out, _, _ = demo
+    report = _report_text(out)
+    assert "member-7f3a, member-19c2, member-5be0, member-m (member-m trained too, with honest updates)" in report
+    assert sorted(p.stem for p in (out / "learning").glob("ledger-*.sqlite")) == [
+        "ledger-member-19c2", "ledger-member-5be0", "ledger-member-7f3a", "ledger-member-m"]
+    baseline = re.search(r"majority-class baseline</td><td>([\d.]+) %", report)
+    private = re.search(r"accuracy, fl\+dp</td><td>([\d.]+) %", report)
+    assert baseline and private and 50.0 < float(baseline.group(1)) < float(private.group(1))
+    assert "LegionITS paper's reported accuracies on another dataset" in report
+
+
+def test_one_epsilon_plot_per_privacy_unit(demo):
+    out, _, _ = demo
+    assert sorted(p.name for p in (out / "plots").glob("epsilon-*.png")) == ["epsilon-learning.png",
+                                                                               "epsilon-sanitise.png"]
+    report = _report_text(out)
+    assert "Privacy unit: one training message of one member" in report
+    assert "Privacy unit: one sighting, numeric value or timestamp of one event" in report

@@ -16,6 +16,7 @@ from .. import __version__
 from ..errors import EXIT_USAGE, LegionError
 from ..log import redact, setup_logging
 from .context import CliState
+from .suggest import SuggestingGroup
 
 # (module, command, summary): each command is a click command or group added to `legion`. The summary (the first
 # line of the command's help; tests/test_cli.py keeps them equal) lets `legion --help` list commands without
@@ -43,8 +44,9 @@ Secrets are never written in the config: use env:NAME or file:PATH.
 """
 
 
-class LazyGroup(click.Group):
-    """A group whose subcommands are imported from :data:`COMMAND_MODULES` when first looked up."""
+class LazyGroup(SuggestingGroup):
+    """A group whose subcommands are imported from :data:`COMMAND_MODULES` when first looked up (and whose "No such
+    command" error names the near match)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *(name for _, name, _ in COMMAND_MODULES)})
@@ -71,11 +73,12 @@ class LazyGroup(click.Group):
               default="legion.toml", show_default=True, show_envvar=True,
               help="Configuration file (TOML).")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars (they are shown only on a terminal anyway).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Log line format on stderr.")
 @click.version_option(__version__, prog_name="legion")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str, verbose: int, log_format: str) -> None:
+def cli(ctx: click.Context, config_path: str, verbose: int, quiet: bool, log_format: str) -> None:
     """legion-misp: share MISP threat intelligence across a federation without giving away what must stay private.
 
     \b
@@ -83,7 +86,7 @@ def cli(ctx: click.Context, config_path: str, verbose: int, log_format: str) -> 
     peers send, and train a compromised-message classifier with DP federated learning.
     """
     setup_logging(verbose, log_format)
-    ctx.obj = CliState(config_path=config_path, config_explicit=_config_given(ctx), verbosity=verbose)
+    ctx.obj = CliState(config_path=config_path, config_explicit=_config_given(ctx), verbosity=verbose, quiet=quiet)
 
 
 def _config_given(ctx: click.Context) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..config import example_config_text
+from ..config_check import prepare_files, resolve_findings
 from ..errors import EXIT_USAGE, ConfigError
 from ..schema import Key
 from ..sections import all_sections, load_config
@@ -20,33 +21,56 @@ def config() -> None:
 
 @config.command("init")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration file (never an existing key).")
+@click.option("--files-only", is_flag=True,
+              help="Keep the configuration file; only create the key file and folders it names.")
+@click.option("--print-commands", is_flag=True,
+              help="Create nothing beyond the configuration; print the exact commands that create the key file "
+                   "and folders.")
 @click.pass_context
-def init(ctx: click.Context, path: str | None, force: bool) -> None:
-    """Write a commented example configuration (to PATH, else to --config).
+def init(ctx: click.Context, path: str | None, force: bool, files_only: bool, print_commands: bool) -> None:
+    """Write a commented example configuration (to PATH, else to --config) and what it needs to run.
+
+    Besides the TOML file it creates the federation pseudonym key file (64 hex characters from Python's secrets
+    module, mode 0600, in keys/ with mode 0700) and the data folders (feed, shared copy, ledger), unless
+    --print-commands. Members of an existing federation then replace the key with the federation's shared one.
 
     \b
     Example:
-      legion config init legion.toml && $EDITOR legion.toml && legion config check
+      legion config init legion.toml && $EDITOR legion.toml && legion --config legion.toml config check
     """
     target = Path(path or state(ctx).config_path)
-    if target.exists() and not force:
-        raise click.UsageError(f"{target} already exists; use --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(example_config_text(), encoding="utf-8")
-    click.echo(f"Wrote {target}. Edit it, then run: legion --config {target} config check")
+    if not files_only:
+        if target.exists() and not force:
+            raise click.UsageError(f"{target} already exists; use --force to overwrite it, or --files-only to "
+                                   "create only the key file and folders it names")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(example_config_text(), encoding="utf-8")
+        click.echo(f"Wrote {target}.")
+    try:
+        loaded = load_config(target)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        ctx.exit(EXIT_USAGE)
+    lines = prepare_files(loaded, create=not print_commands)
+    if print_commands and lines:
+        click.echo("Run these to create the key file and folders it names:")
+    for line in lines:
+        click.echo(("  " if print_commands else "") + line)
+    click.echo(f"Next: edit {target} (organisation, federation), then run: legion --config {target} config check")
 
 
 @config.command("check")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 @click.pass_context
 def check(ctx: click.Context, path: str | None) -> None:
-    """Validate a configuration and report every problem with its key path.
+    """Validate a configuration, then resolve every secret and file it names; report each problem and its fix.
 
     \b
     Example:
       legion --config /etc/legion/legion.toml config check
-      # federation.members[2].public_key: not a valid Ed25519 key (expected base64 ...)
+      # federation.pseudonym_key: secret file /etc/legion/keys/pseudonym.key does not exist
+      #     fix: (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' > ...)
     """
     target = Path(path or state(ctx).config_path)
     try:
@@ -54,8 +78,14 @@ def check(ctx: click.Context, path: str | None) -> None:
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         ctx.exit(EXIT_USAGE)
+    findings = resolve_findings(loaded)
+    if findings:
+        click.echo(f"{target}: valid, but {len(findings)} thing(s) it names cannot be resolved:", err=True)
+        for finding in findings:
+            click.echo(f"  {finding}", err=True)
+        ctx.exit(EXIT_USAGE)
     organisation = loaded.organisation
-    click.echo(f"{target}: OK")
+    click.echo(f"{target}: OK (every secret and file it names resolves)")
     click.echo(f"  organisation: pseudonym {organisation.pseudonym}, {len(organisation.internal_networks)} internal "
                f"networks, {len(organisation.internal_domains)} internal domains, "
                f"{len(organisation.sensitive_terms)} sensitive terms, {len(organisation.sensitive_patterns)} patterns")

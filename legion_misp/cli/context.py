@@ -15,6 +15,7 @@ class CliState:
     config_path: str
     config_explicit: bool = False
     verbosity: int = 0
+    quiet: bool = False
     _config: Config | None = field(default=None, repr=False)
 
     def config(self) -> Config:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import signal
+import textwrap
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -10,6 +14,23 @@ import click
 from ..demo import DemoContext, default_events_dir, format_summary, run_demo
 from ..demo.stages import STAGES
 from ..errors import EXIT_ITEM_FAILURES
+from .extras import require_extra
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (systemd, timeout, kill) unwinds like Ctrl-C, so every stage stops the servers it started."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command()
@@ -30,18 +51,22 @@ def demo(ctx: click.Context, out_dir: str, events_dir: str | None, misp: str | N
       legion demo --out /tmp/legion-demo
       legion demo --misp          # member-7f3a's received events go into a real MISP
     """
+    require_extra("demo", "legion demo")
     events = Path(events_dir) if events_dir else default_events_dir()
     if not events.is_dir():
         raise click.UsageError(f"example events not found at {events}; pass --events DIR")
     context = DemoContext(out_dir=Path(out_dir), events_dir=events, echo=click.echo)
     context.out_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_sigterm_as_interrupt())
         if misp is not None:
             from ..demo.misp import misp_store
 
             context.data["misp_store"] = stack.enter_context(misp_store(misp, echo=click.echo))
         results = run_demo(context, STAGES)
     click.echo(format_summary(results))
+    for sentence in context.data.get("what_happened", []):
+        click.echo(textwrap.fill(sentence, width=110))
     click.echo(f"Report: {context.report_path}")
     if not all(r.ok for r in results):
         ctx.exit(EXIT_ITEM_FAILURES)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import ConfigError
 from ..timeutil import format_time, parse_duration, utc_now
 from ..trust import KeyInfo, generate_key_file, load_private_key, rotate_key_file
 from .context import state
@@ -57,7 +58,8 @@ def member_snippet(pseudonym: str, public_key: str, collections: list[str], *,
 def _key_path(config) -> Path:
     reference = config.section("federation")["private_key"]
     if not reference:
-        raise click.UsageError("[federation] private_key is not set: run `legion keys generate` first")
+        raise ConfigError("no signing key yet ([federation] private_key is not set): create one with "
+                          "`legion keys generate`")
     return config.resolve_path(reference.removeprefix("file:"))
 
 

@@ -8,7 +8,6 @@ engine: SuperLink + one SuperNode per member as processes on 127.0.0.1, TLS and 
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,6 +24,7 @@ from ..learning.flower_deploy import FlowerDeploymentError, deployment_data, run
 from ..learning.model_io import ModelFile, save_model
 from ..learning.simulation import SimulationResult, TrainingConfig, build_federation
 from ..privacy.ledger import BudgetExceeded, Ledger
+from .progress import progress_bar
 
 _COMMON = {"context_settings": {"help_option_names": ["-h", "--help"], "max_content_width": 110}}
 
@@ -36,6 +36,9 @@ def learn() -> None:
     \b
     Privacy unit: one training message of one member; ε and δ cover all rounds × local DP-SGD steps.
     """
+    from .extras import require_extra
+
+    require_extra("learning", "legion learn")
 
 
 def _training_options(func: Any) -> Any:
@@ -81,7 +84,9 @@ def _run_simulation(opts: dict[str, Any], *, aggregator: str, byzantine: str | N
     federation = build_federation(splits, config, members=opts["members"], rng=rng, partition=opts["partition"],
                                   aggregator=aggregator, behaviour=byzantine, byzantine=byzantine_count,
                                   ledger_for=_ledgers(ledger_dir, budget))
-    return federation.train(config, splits, rng=rng), config, federation.aggregator
+    with progress_bar("federated rounds", config.rounds, unit="round") as bar:
+        result = federation.train(config, splits, rng=rng, on_round=lambda _round: bar.advance())
+    return result, config, federation.aggregator
 
 
 def _budget_error(err: Exception) -> click.ClickException:
@@ -149,8 +154,8 @@ def experiment(preset: str, out_dir: str, seeds: int | None, no_plots: bool) -> 
       legion learn experiment --preset paper --out results/
     """
     chosen = PRESETS[preset] if seeds is None else replace(PRESETS[preset], seeds=seeds)
-    progress = (lambda line: click.echo(line, err=True)) if sys.stderr.isatty() else None
-    result = run_experiment(chosen, progress=progress)
+    with progress_bar("experiment seeds", chosen.seeds, unit="seed") as bar:
+        result = run_experiment(chosen, progress=lambda _line: bar.advance() if bar.shown else None)
     for path in write_outputs(result, out_dir, plots=not no_plots):
         click.echo(f"wrote {path}")
     for row in result.rows:

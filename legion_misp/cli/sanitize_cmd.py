@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..errors import EXIT_ITEM_FAILURES
+from ..errors import EXIT_ITEM_FAILURES, StoreError
 from ..privacy.ledger import open_ledger
 from ..privacy.mechanisms import SeededNoise
 from ..privacy.policy import Policy
@@ -21,6 +21,7 @@ from ..stores import FeedStore, open_store
 from ..stores.base import EventSource
 from ..timeutil import parse_duration
 from .context import state
+from .progress import Bar, progress_bar
 
 SEED_HELP = "TESTS ONLY, NOT PRIVATE: draw noise from a seeded numpy generator instead of OpenDP's secure sampler."
 
@@ -83,9 +84,10 @@ def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_
                          {"command": "sanitize", "dry_run": dry_run, "out": None if dry_run else str(out_dir),
                           **sanitizer.params()})
     try:
-        summary = sanitize_events(source, sink, sanitizer, ledger=ledger, dry_run=dry_run,
-                                  on_event=lambda r: _on_event(r, report, dry_run),
-                                  what=f"sanitize -> {out_dir}")
+        with progress_bar("sanitize", _event_total(source)) as bar:
+            summary = sanitize_events(source, sink, sanitizer, ledger=ledger, dry_run=dry_run,
+                                      on_event=lambda r: _on_event(r, report, dry_run, bar),
+                                      what=f"sanitize -> {out_dir}")
     except BaseException:
         report.abort()
         raise
@@ -95,18 +97,40 @@ def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_
     if report_path and residual:
         click.echo(f"residual risk: {residual} token(s) in the shared copy still look like identifiers "
                    "(listed per event under 'residual' in the report; add them to the policy)")
+    if summary.events_read == 0:
+        where = getattr(source, "path", None)
+        click.echo(f"warning: no event found{f' in {where}' if where else ''}: it holds no *.json file with a "
+                   "MISP event (a feed's manifest.json, or MISP JSON exports under any name)", err=True)
     if summary.failed:
         ctx.exit(EXIT_ITEM_FAILURES)
 
 
-def _on_event(report: EventReport, writer: ReportFile, dry_run: bool) -> None:
+def _event_total(source: EventSource) -> int | None:
+    """How many events a bar should expect (a feed's manifest, else its JSON files), None when unknown."""
+    if not isinstance(source, FeedStore):
+        return None
+    try:
+        return len(source.manifest()) or len(list(source.path.glob("*.json"))) or None
+    except StoreError:
+        return None
+
+
+def _on_event(report: EventReport, writer: ReportFile, dry_run: bool, bar: Bar) -> None:
     writer.add(report)
+    bar.advance()
     if report.outcome == "failed":
-        click.echo(f"error: {report.error}", err=True)
+        bar.echo(f"error: {report.error}", err=True)
     elif dry_run:
-        counts = ", ".join(f"{k} {v}" for k, v in report.counts().items() if v)
-        click.echo(f"{report.event_uuid}: {report.outcome}"
-                   + (f" ({counts})" if counts else "") + f", ε {report.cost.epsilon:g}")
+        bar.echo(dry_run_line(report))
+
+
+def dry_run_line(report: EventReport, info_width: int = 48) -> str:
+    """One event of a dry run: uuid, info, outcome with counts, ε, and the top reasons."""
+    info = report.info if len(report.info) <= info_width else report.info[:info_width - 1] + "…"
+    counts = ", ".join(f"{k} {v}" for k, v in report.counts().items() if v)
+    reasons = "; ".join(f"{reason}" + (f" ×{n}" if n > 1 else "") for reason, n in report.top_reasons())
+    return (f"{report.event_uuid}  {info!r}: {report.outcome}" + (f" ({counts})" if counts else "")
+            + f", ε {report.cost.epsilon:g}" + (f"\n    why: {reasons}" if reasons else ""))
 
 
 def _print_summary(summary: ReleaseSummary, out_dir: Path, report_path: str | None) -> None:

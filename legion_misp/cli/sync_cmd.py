@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 import time
 from collections.abc import Callable
 
@@ -20,26 +19,22 @@ from connectors.settings import CollectionSettings, SyncSettings
 from connectors.state import SyncState
 from legion_misp.errors import LockedError
 
-from ..errors import EXIT_ITEM_FAILURES, EXIT_USAGE
+from ..errors import EXIT_ITEM_FAILURES, EXIT_USAGE, ConfigError
 from ..timeutil import parse_duration
 from .context import state
+from .progress import bar_factory
+
+_DIRECTIONS = {"push": ("push", "both"), "pull": ("pull", "both"), "run": ("push", "pull", "both")}
 
 
-def _progress_factory() -> Callable[[str], Callable[[int], None]] | None:
-    """A one-line counter on stderr, only when stderr is a terminal (never in cron or journald logs)."""
-    if not sys.stderr.isatty():
-        return None
-
-    def factory(label: str) -> Callable[[int], None]:
-        count = [0]
-
-        def advance(n: int) -> None:
-            count[0] += n
-            click.echo(f"\r{label}: {count[0]}", err=True, nl=False)
-
-        return advance
-
-    return factory
+def _require_collections(config, kind: str) -> None:
+    """A scheduled sync with nothing to do is a configuration error (exit 2), not a silent "ok"."""
+    collections = config.section("federation")["collections"]
+    if not any(c["direction"] in _DIRECTIONS[kind] for c in collections):
+        wanted = "" if kind == "run" else f" with direction = \"{kind}\" or \"both\""
+        raise ConfigError(f"nothing to {kind}: {config.path or 'the configuration'} has no "
+                          f"[[federation.collections]]{wanted}. Add one (url, collection, direction); see "
+                          "docs/sync.md")
 
 
 def _schedule_options(func: Callable) -> Callable:
@@ -58,6 +53,7 @@ def _run(ctx: click.Context, kind: str, once: bool, every: str | None, dry_run: 
         raise click.UsageError("--once and --every exclude each other")
     interval = None
     config = state(ctx).config()
+    _require_collections(config, kind)
     if every == "config":
         interval = parse_duration(config.section("sync")["every"])
     elif every:
@@ -68,7 +64,8 @@ def _run(ctx: click.Context, kind: str, once: bool, every: str | None, dry_run: 
     code = 0
     while True:
         started = time.monotonic()
-        job = SyncJob.from_config(config, no_sanitize=no_sanitize, dry_run=dry_run, progress=_progress_factory())
+        bars = bar_factory(ctx)
+        job = SyncJob.from_config(config, no_sanitize=no_sanitize, dry_run=dry_run, progress=bars)
         try:
             summary = job.execute(kind)
         except LockedError as exc:
@@ -76,9 +73,10 @@ def _run(ctx: click.Context, kind: str, once: bool, every: str | None, dry_run: 
                 raise
             click.echo(f"skipped: {exc}", err=True)  # a long previous run: try again at the next tick
             summary = None
+        finally:
+            if bars is not None:
+                bars.close_all()
         if summary is not None:
-            if sys.stderr.isatty():
-                click.echo("", err=True)
             click.echo(json.dumps(summary.as_dict(), indent=2) if as_json else summary.format())
             code = summary.exit_code
         if interval is None:
@@ -191,17 +189,20 @@ def quarantine() -> None:
 @quarantine.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (includes payloads).")
 @click.option("--all", "show_all", is_flag=True, help="Include resolved entries.")
+@click.option("--code", "codes", multiple=True, help="Only entries with this reason code (repeatable), e.g. "
+              "unsupported-pattern; the codes are listed in docs/sync.md.")
 @click.pass_context
-def quarantine_list(ctx: click.Context, as_json: bool, show_all: bool) -> None:
-    """List quarantined objects with their reasons.
+def quarantine_list(ctx: click.Context, as_json: bool, show_all: bool, codes: tuple[str, ...]) -> None:
+    """List quarantined objects with their reason codes and messages.
 
     \b
     Example:
       legion sync quarantine list
+      legion sync quarantine list --code unsupported-pattern --code meaning-changed
     """
     settings = SyncSettings.from_config(state(ctx).config())
     with SyncState(settings.state_path) as db:
-        entries = db.quarantined(include_resolved=show_all)
+        entries = [e for e in db.quarantined(include_resolved=show_all) if not codes or e.code in codes]
     if as_json:
         click.echo(json.dumps([e.__dict__ for e in entries], indent=2))
         return

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import legion_misp
-
+from ..shipped import examples_dir
 from .report import HtmlReport
 
 
@@ -48,8 +47,8 @@ Stage = Callable[[DemoContext], StageResult]
 
 
 def default_events_dir() -> Path:
-    """``examples/events`` of the source tree legion-misp runs from."""
-    return Path(legion_misp.__file__).resolve().parent.parent / "examples" / "events"
+    """The example events: ``examples/events`` of the source tree, or the copy shipped in the wheel."""
+    return examples_dir() / "events"
 
 
 def run_demo(ctx: DemoContext, stages: list[tuple[str, Stage]]) -> list[StageResult]:
@@ -66,6 +65,12 @@ def run_demo(ctx: DemoContext, stages: list[tuple[str, Stage]]) -> list[StageRes
     summary = ctx.report.section("Summary")
     ctx.report.table(summary, ["stage", "what", "result"],
                      [[r.name, key, value] for r in results for key, value in r.rows])
+    ctx.report.sections.insert(0, ctx.report.sections.pop())
+    from .opening import what_happened
+
+    opening = ctx.report.section("What happened")
+    ctx.data["what_happened"] = what_happened(ctx.data, [r.name for r in results if not r.ok])
+    ctx.report.paragraph(opening, " ".join(ctx.data["what_happened"]))
     ctx.report.sections.insert(0, ctx.report.sections.pop())
     ctx.report.write(ctx.report_path)
     return results

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ class HtmlReport:
     @staticmethod
     def paragraph(section: Section, text: str, css_class: str = "") -> None:
         attribute = f' class="{css_class}"' if css_class else ""
-        section.parts.append(f"<p{attribute}>{html.escape(text)}</p>")
+        section.parts.append(f"<p{attribute}>{html.escape(in_days(text))}</p>")
 
     @staticmethod
     def table(section: Section, headers: list[str], rows: list[list[Any]]) -> None:
@@ -81,7 +82,34 @@ class HtmlReport:
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
-    return "" if value is None else str(value)
+    return "" if value is None else in_days(str(value))
+
+
+DAY = 86400
+_SECONDS = re.compile(r"\b(\d{5,}) ?s\b")
+
+
+def in_days(text: str) -> str:
+    """Durations of a day or more written in days: ``at most 345600 s`` -> ``at most 4 days``."""
+    def days(match: re.Match[str]) -> str:
+        seconds = int(match.group(1))
+        if seconds < DAY:
+            return match.group(0)
+        value = seconds / DAY
+        return f"{value:.3g} day" + ("" if value == 1 else "s")
+
+    return _SECONDS.sub(days, text)
+
+
+# MISP's distribution levels, by name (as MISP's UI shows them).
+DISTRIBUTION_NAMES = {"0": "Your organisation only", "1": "This community only", "2": "Connected communities",
+                      "3": "All communities", "4": "Sharing group", "5": "Inherit event"}
+
+
+def distribution_name(level: Any) -> str:
+    text = str(level)
+    name = DISTRIBUTION_NAMES.get(text)
+    return f"{name} ({text})" if name else f"unknown ({text})"
 
 
 def new_figure(width: float = 6.4, height: float = 3.6) -> Any:

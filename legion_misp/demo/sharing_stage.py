@@ -219,7 +219,8 @@ class MemberResult:
     sent: int = 0
     accepted: int = 0
     pulled: int = 0
-    rejected: dict[str, int] = dataclasses.field(default_factory=dict)
+    rejected: dict[str, int] = dataclasses.field(default_factory=dict)  # trust rejections by code
+    refused: dict[str, int] = dataclasses.field(default_factory=dict)  # other quarantined objects by reason code
     reasons: dict[str, str] = dataclasses.field(default_factory=dict)  # attack -> quarantine reason
     trusted: list[str] = dataclasses.field(default_factory=list)    # indicator values with to_ids
     untrusted: int = 0                                               # values with to_ids false
@@ -384,8 +385,8 @@ def _run_federation(ctx: DemoContext, members_dir: Path, configs: dict[str, Any]
             entries = state.quarantined()
         by_key = {(e.stix_id, e.version): e.reason for e in entries}
         for entry in entries:
-            code = entry.reason.split(":")[1].strip() if entry.reason.startswith("trust:") else "other"
-            r.rejected[code] = r.rejected.get(code, 0) + 1
+            counts = r.rejected if entry.reason.startswith("trust:") else r.refused
+            counts[entry.code] = counts.get(entry.code, 0) + 1
         for name, obj in attacks.items():
             r.reasons[name] = by_key.get((obj["id"], obj.get("modified")), "(accepted)")
             attacks_ok = attacks_ok and _code(r.reasons[name]) == ATTACKS[name]
@@ -499,6 +500,8 @@ def _finish(ctx: DemoContext, members_dir: Path, results: dict[str, MemberResult
                  (f"{r.pseudonym} pulled", f"{r.pulled} objects; indicators: {len(r.trusted)} to_ids, "
                                            f"{r.untrusted} to_ids false"),
                  (f"{r.pseudonym} rejected", rejected)]
+        if r.refused:  # objects MISP could not hold without changing their meaning, quarantined with a code
+            rows.append((f"{r.pseudonym} quarantined", ", ".join(f"{c} {n}" for c, n in sorted(r.refused.items()))))
     for name, reason in attacks:
         rows.append((f"rejected: {name}", _code(reason)))
     rows += [(f"{MALICIOUS} flooded", f"{len(invented)} invented indicators, signed: accepted, {flood_trusted} with "

@@ -18,7 +18,7 @@ from ..stores import FeedStore
 from ..stores.events import iter_attributes
 from . import DemoContext, Stage, StageResult
 from .learning_stage import learning_stage
-from .report import new_figure
+from .report import distribution_name, new_figure
 from .sharing_stage import federation_stage
 
 
@@ -46,13 +46,15 @@ def load_examples(ctx: DemoContext) -> StageResult:
     rows = [("events loaded", f"{len(events)} ({counts['created']} new, {counts['updated']} updated, "
                               f"{counts['unchanged']} unchanged)"),
             ("attributes", str(attributes)),
-            ("distribution levels", ", ".join(f"{k}:{v}" for k, v in sorted(distributions.items()))),
+            ("distribution levels", ", ".join(f"{distribution_name(k)}: {v}"
+                                              for k, v in sorted(distributions.items()))),
             ("feed directory", str(local.path))]
     section = ctx.report.section("The organisation's events")
     ctx.report.paragraph(section, f"{len(events)} example MISP events of the fictional Example Energy Ltd were "
                                   f"loaded into the MISP feed directory {local.path} (any MISP instance can "
                                   "subscribe to it).")
-    ctx.report.table(section, ["distribution", "events"], [[k, v] for k, v in sorted(distributions.items())])
+    ctx.report.table(section, ["distribution", "events"],
+                     [[distribution_name(k), v] for k, v in sorted(distributions.items())])
     for error in errors:
         ctx.echo(f"      error: {error}")
     if errors:
@@ -179,44 +181,61 @@ def classify_samples(ctx: DemoContext) -> StageResult:
     ctx.report.paragraph(section, "The stock misp-modules server was started with legion-misp's custom module root; "
                                   "these are the legion_classify answers an analyst would see in MISP.")
     ctx.report.table(section, ["message", "verdict", "score", "threshold", "model ε", "model id"], table)
+    ctx.data["classified"] = len(table)
     return StageResult("modules", rows, ok=True)
 
 
 STAGES.append(("Classify sample messages through the real misp-modules server", classify_samples))
 
 
+# The privacy unit each kind of ledger protects: ε of different units must never share an axis.
+BUDGET_UNITS = {
+    "sanitise": ("Sanitising releases", "one sighting, numeric value or timestamp of one event"),
+    "learning": ("Federated learning", "one training message of one member"),
+}
+
+
 def budget_overview(ctx: DemoContext) -> StageResult:
-    """ε spent against each ledger's budget: each federation member's sanitising releases (members/<pseudonym>/
-    privacy-ledger.sqlite) and each learning member."""
-    ledgers = {f"{p.parent.name} (sanitise)": p
-               for p in sorted((ctx.out_dir / "members").glob("*/privacy-ledger.sqlite"))}
-    ledgers.update({f"member-{p.stem.rsplit('-', 1)[-1]} (learning)": p
-                    for p in sorted((ctx.out_dir / "learning").glob("ledger-member-*.sqlite"))})
-    spent = {}
-    for name, path in ledgers.items():
-        if path.exists():
+    """ε spent against each ledger's budget, one plot per privacy unit: each federation member's sanitising releases
+    (members/<pseudonym>/privacy-ledger.sqlite) and each member's learning (learning/ledger-<pseudonym>.sqlite)."""
+    members_dir, learning_dir = ctx.out_dir / "members", ctx.out_dir / "learning"
+    ledgers = {"sanitise": {p.parent.name: p for p in sorted(members_dir.glob("*/privacy-ledger.sqlite"))},
+               "learning": {p.stem.removeprefix("ledger-"): p
+                            for p in sorted(learning_dir.glob("ledger-*.sqlite"))}}
+    spent: dict[str, dict[str, tuple[float, float, int]]] = {}
+    for unit, paths in ledgers.items():
+        for member, path in paths.items():
             ledger = Ledger(path, budget_epsilon=10.0)
-            spent[name] = (ledger.spent()[0], ledger.budget_epsilon, len(ledger.entries()))
+            spent.setdefault(unit, {})[member] = (ledger.spent()[0], ledger.budget_epsilon, len(ledger.entries()))
     if not spent:
         return StageResult("budget", [("ledgers", "none found")], ok=False)
-    figure = new_figure(6.4, 0.5 + 0.45 * len(spent))
-    axes = figure.subplots()
-    names = list(spent)
-    axes.barh(names, [spent[n][0] for n in names], color="#2b5797", label="ε spent")
-    axes.axvline(spent[names[0]][1], color="#a11", linestyle="--", label="budget (ε per 30 days)")
-    axes.set_xlabel("ε")
-    axes.legend(loc="lower right", fontsize=8)
     section = ctx.report.section("Privacy budget: ε spent per member against its budget")
     ctx.report.paragraph(section, "Every DP release is debited in the member's SQLite ledger before it leaves; a "
-                                  "release that would overspend is refused. Units differ: the sanitiser protects "
-                                  "sightings, values and timestamps of events; learning protects training messages.")
-    ctx.report.table(section, ["ledger", "ε spent", "budget", "releases"],
-                     [[n, e, b, k] for n, (e, b, k) in spent.items()])
-    ctx.report.figure(section, figure, "ε spent per ledger (bars) against the budget (dashed).",
-                      png_path=ctx.out_dir / "plots" / "epsilon-per-member.png")
-    within = all(e <= b + 1e-9 for e, b, _ in spent.values())
-    rows = [(name, f"ε {e:.3g} of {b:g} ({k} releases)") for name, (e, b, k) in spent.items()]
+                                  "release that would overspend is refused. Each kind of ledger protects its own "
+                                  "unit, so each has its own plot: ε of different units do not add up.")
+    ctx.report.table(section, ["ledger", "privacy unit", "ε spent", "budget", "releases"],
+                     [[f"{member} ({unit})", BUDGET_UNITS[unit][1], e, b, k]
+                      for unit, members in spent.items() for member, (e, b, k) in members.items()])
+    for unit, members in spent.items():
+        title, protects = BUDGET_UNITS[unit]
+        ctx.report.figure(section, _budget_figure(members), f"{title}: ε spent per member (bars) against its "
+                          f"budget per 30 days (dashed). Privacy unit: {protects}.",
+                          png_path=ctx.out_dir / "plots" / f"epsilon-{unit}.png")
+    within = all(e <= b + 1e-9 for members in spent.values() for e, b, _ in members.values())
+    rows = [(f"{member} ({unit})", f"ε {e:.3g} of {b:g} ({k} releases)")
+            for unit, members in spent.items() for member, (e, b, k) in members.items()]
     return StageResult("budget", rows, ok=within)
+
+
+def _budget_figure(members: dict[str, tuple[float, float, int]]) -> object:
+    figure = new_figure(6.4, 0.6 + 0.45 * len(members))
+    axes = figure.subplots()
+    names = list(members)
+    axes.barh(names, [members[n][0] for n in names], color="#2b5797", label="ε spent")
+    axes.axvline(members[names[0]][1], color="#a11", linestyle="--", label="budget (ε per 30 days)")
+    axes.set_xlabel("ε")
+    axes.legend(loc="lower right", fontsize=8)
+    return figure
 
 
 STAGES.append(("Privacy budget of every member", budget_overview))

@@ -28,11 +28,18 @@ class ModuleInputError(LegionError):
     """The request cannot be served; the message is shown to the MISP user (keep it short, no input echoed)."""
 
 
-def check_shape(request: Any) -> dict[str, Any]:
-    """Reject non-objects, too-deep nesting and oversized strings before any work is done."""
+def check_shape(request: Any, *, long_fields: dict[str, int] | None = None) -> dict[str, Any]:
+    """Reject non-objects, too-deep nesting and oversized strings before any work is done. ``long_fields`` gives
+    top-level keys their own length limit (the import module's base64 ``data``: its limit is on the decoded
+    bundle)."""
     if not isinstance(request, dict):
         raise ModuleInputError("the request must be a JSON object")
-    stack: list[tuple[Any, int]] = [(request, 0)]
+    long_fields = long_fields or {}
+    for key, limit in long_fields.items():
+        value = request.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            raise ModuleInputError(f"'{key}' is longer than {limit} characters")
+    stack: list[tuple[Any, int]] = [(v, 1) for k, v in request.items() if k not in long_fields]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_REQUEST_DEPTH:
@@ -68,12 +75,12 @@ def existing_file(settings: dict[str, str], key: str, what: str) -> Path | None:
 
 
 def contain(module_name: str, work: Handler, *, expansion: bool = False,
-            max_error_chars: int = MAX_ERROR_CHARS) -> Handler:
+            max_error_chars: int = MAX_ERROR_CHARS, long_fields: dict[str, int] | None = None) -> Handler:
     """Wrap ``work`` so any failure becomes ``{"error": ...}``; expansion answers always carry ``results``."""
 
     def dict_handler(request: Any = None) -> dict[str, Any]:
         try:
-            answer = work(check_shape(request))
+            answer = work(check_shape(request, long_fields=long_fields))
         except ModuleInputError as exc:
             answer = {"error": _short(f"{module_name}: {exc}", MAX_ERROR_CHARS)}
         except Exception:  # contained: a module must never crash the server or show a traceback

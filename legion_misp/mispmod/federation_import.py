@@ -1,29 +1,34 @@
 """MISP import module ``legion_federation_import``: a STIX 2.1 bundle from the federation, made into MISP data.
 
-Input: ``data`` is the base64 of an uploaded (or pasted) STIX 2.1 bundle. Each object is checked (size, nesting,
-STIX 2.1 validity) as the connector's pull does, then verified exactly as a pull verifies it (signature by a roster
-member allowed on the collection, key not revoked or expired, no replay of an older version, no signer change:
-:class:`~legion_misp.trust.PullGuard`, with the same SQLite trust state as ``legion sync``). Accepted objects are
-converted with misp-stix and returned in the ``misp_standard`` shape (``Attribute``, ``Object``, ``Tag``). An indicator
-gets ``to_ids`` true only when f+1 distinct members published it within the window (counting what earlier pulls and
-imports saw); otherwise ``to_ids`` false and ``legion:corroboration="k-of-n"``. Rejected objects are counted in a
-``legion:rejected-objects`` tag, with their reasons in ``legion:rejected`` tags.
+Input: ``data`` is the base64 of an uploaded (or pasted) STIX 2.1 bundle of at most 20 MB **decoded**
+(:data:`MAX_BUNDLE_BYTES`; the base64 text may be 4/3 of that). Every object takes the pull's path, with the pull's
+verdicts: the strict checks of :mod:`legion_misp.stix.validate`, the pull's dedup rule (the first copy of an
+(id, version) wins; a later copy with other content is refused), trust verification exactly as a pull verifies
+(:class:`~legion_misp.trust.PullGuard`, same SQLite trust state as ``legion sync``), conversion by misp-stix's
+external-STIX parser and the meaning checks of :func:`legion_misp.stix.ingest.convert_accepted`. Accepted objects
+are returned in the ``misp_standard`` shape (``Attribute``, ``Object``, ``Tag``). An indicator gets ``to_ids`` true
+only when f+1 distinct members published it within the window (counting what earlier pulls and imports saw);
+otherwise ``to_ids`` false and ``legion:corroboration="k-of-n"``. Refused objects are counted (objects, not ids) in a
+``legion:rejected-objects`` tag, with one ``legion:rejected="<code>"`` tag per reason code (codes, never sentences).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from ..errors import ConfigError
-from ..stix.codec import ConversionError, ObjectRejected, check_object, stix_to_misp
+from ..stix.codec import stix_to_misp
+from ..stix.ingest import convert_accepted, first_copies
+from ..stix.reasons import ObjectRefused, Reason, Refusal
+from ..stix.validate import check_object, loads_untrusted
 from ..trust import TrustPolicy, TrustState
 from .common import ModuleInputError, bytes_handler, contain, module_config
 from .settings import legion_config
 
-MAX_BUNDLE_BYTES = 20 * 1024 * 1024
+MAX_BUNDLE_BYTES = 20 * 1024 * 1024  # the decoded bundle
+MAX_DATA_CHARS = 4 * -(-MAX_BUNDLE_BYTES // 3)  # its base64 text
 MAX_OBJECT_BYTES = 1024 * 1024
 MAX_OBJECT_NESTING = 20
 
@@ -47,15 +52,22 @@ moduleinfo = {
 moduleconfig = ["config_path"]
 
 
-def decode_bundle(data: Any) -> list[dict[str, Any]]:
+def decode_bundle(data: Any) -> list[Any]:
+    """The objects of the uploaded bundle. The size limit applies to the decoded bundle (bytes of JSON)."""
     if not isinstance(data, str) or not data:
         raise ModuleInputError("'data' must be the base64 of a STIX 2.1 bundle")
-    if len(data) > MAX_BUNDLE_BYTES * 4 // 3 + 4:
+    if len(data) > MAX_DATA_CHARS:
         raise ModuleInputError(f"the bundle is larger than {MAX_BUNDLE_BYTES // (1024 * 1024)} MB")
     try:
         raw = base64.b64decode(data, validate=True)
-        document = json.loads(raw.decode("utf-8"))
     except (binascii.Error, ValueError):
+        raise ModuleInputError("'data' is not base64 of UTF-8 JSON") from None
+    if len(raw) > MAX_BUNDLE_BYTES:
+        raise ModuleInputError(f"the bundle is {len(raw)} bytes, larger than {MAX_BUNDLE_BYTES // (1024 * 1024)} MB "
+                               f"({MAX_BUNDLE_BYTES} bytes)")
+    try:
+        document = loads_untrusted(raw.decode("utf-8"))
+    except ValueError:
         raise ModuleInputError("'data' is not base64 of UTF-8 JSON") from None
     except RecursionError:
         raise ModuleInputError("the bundle is nested too deeply") from None
@@ -65,15 +77,19 @@ def decode_bundle(data: Any) -> list[dict[str, Any]]:
     return document["objects"]
 
 
-def checked_objects(objects: list[Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Objects that pass the connector's checks, and the refused ones (id → reason)."""
-    good, refused = [], {}
+def checked_objects(objects: list[Any]) -> tuple[list[tuple[dict[str, Any], str]], list[Refusal]]:
+    """(object, canonical body) of the objects that pass the pull's checks, and a refusal for every other one."""
+    good, refused = [], []
     for index, obj in enumerate(objects):
+        where = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else f"objects[{index}]"
         try:
-            check_object(obj, max_bytes=MAX_OBJECT_BYTES, max_nesting=MAX_OBJECT_NESTING)
-            good.append(obj)
-        except ObjectRejected as exc:
-            refused[str(obj.get("id")) if isinstance(obj, dict) else f"objects[{index}]"] = str(exc)
+            body, _ = check_object(obj, max_bytes=MAX_OBJECT_BYTES, max_nesting=MAX_OBJECT_NESTING)
+            good.append((obj, body))
+        except ObjectRefused as exc:
+            refused.append(Refusal(exc.code, exc.message, str(where)[:300]))
+        except Exception as exc:  # one bad object never stops the import
+            refused.append(Refusal(Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {str(exc)[:150]}",
+                                   str(where)[:300]))
     return good, refused
 
 
@@ -88,56 +104,60 @@ def open_guard(request: dict[str, Any]) -> Any:
     return policy.guard(state.db, collection=None), state
 
 
-def verified_objects(objects: list[dict[str, Any]], guard: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    accepted, rejected = [], {}
+def verified_objects(objects: list[dict[str, Any]], guard: Any) -> tuple[list[dict[str, Any]], list[Refusal]]:
+    accepted, rejected = [], []
     for obj in objects:
-        verdict = guard.check(obj)
+        try:
+            verdict = guard.check(obj)
+        except Exception as exc:  # one bad object never stops the import
+            rejected.append(Refusal(Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {str(exc)[:150]}", obj["id"]))
+            continue
         if verdict.accepted:
             accepted.append(obj)
         else:
-            rejected[str(obj.get("id"))] = f"{verdict.code.value}: {verdict.reason}"
+            rejected.append(Refusal(verdict.code.value, verdict.reason, str(obj.get("id"))))
     return accepted, rejected
 
 
 def import_bundle(request: dict[str, Any]) -> dict[str, Any]:
     good, refused = checked_objects(decode_bundle(request.get("data")))
+    kept, conflicting, _duplicates = first_copies(good)
+    refused.extend(conflicting)
     guard, state = open_guard(request)
     try:
-        accepted, rejected = verified_objects(good, guard)
-        refused.update(rejected)
-        if not accepted:
+        accepted, rejected = verified_objects(kept, guard)
+        refused.extend(rejected)
+        # as in the pull: a revoked object is left out (its revocation is what it says), a revoked container too
+        current = [o for o in accepted if not o.get("revoked")]
+        if not current:
             raise ModuleInputError(f"no object passed the checks: {_summary(refused)}")
-        try:
-            converted = stix_to_misp(accepted)
-        except ConversionError as exc:
-            raise ModuleInputError(f"conversion failed: {str(exc)[:200]}") from exc
-        refused.update(converted.invalid)
-        if converted.event is None:
+        outcome = convert_accepted(current, stix_to_misp)
+        refused.extend(outcome.refused)
+        if outcome.event is None:
             raise ModuleInputError(f"no importable STIX object: {_summary(refused)}")
-        event = guard.annotate(converted.event, [o for o in accepted if o.get("id") not in converted.invalid])
+        bad = {r.stix_id for r in outcome.refused}
+        event = guard.annotate(outcome.event, [o for o in current if o["id"] not in bad])
     finally:
         state.close()
     results: dict[str, Any] = {key: event.get(key, []) for key in ("Attribute", "Object", "Tag")}
+    if len(current) < len(accepted):
+        results["Tag"] = [*results["Tag"], {"name": f'legion:revoked-objects="{len(accepted) - len(current)}"'}]
     if refused:
         results["Tag"] = [*results["Tag"], {"name": f'legion:rejected-objects="{len(refused)}"'},
-                          *({"name": f'legion:rejected="{code}"'} for code in sorted(_codes(refused)))]
+                          *({"name": f'legion:rejected="{code}"'} for code in sorted({r.code for r in refused}))]
     return {"results": results}
 
 
-def _codes(refused: dict[str, str]) -> set[str]:
-    return {reason.split(":", 1)[0] for reason in refused.values()}
-
-
-def _summary(refused: dict[str, str]) -> str:
+def _summary(refused: list[Refusal]) -> str:
     if not refused:
         return "the bundle holds no object"
     counts: dict[str, int] = {}
-    for code in (reason.split(":", 1)[0] for reason in refused.values()):
-        counts[code] = counts.get(code, 0) + 1
+    for refusal in refused:
+        counts[refusal.code] = counts.get(refusal.code, 0) + 1
     return ", ".join(f"{n} {code}" for code, n in sorted(counts.items()))[:200]
 
 
-dict_handler = contain("legion_federation_import", import_bundle)
+dict_handler = contain("legion_federation_import", import_bundle, long_fields={"data": MAX_DATA_CHARS})
 handler = bytes_handler(dict_handler)
 
 

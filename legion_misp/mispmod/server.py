@@ -20,16 +20,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import legion_misp
-
 from ..errors import LegionError
+from ..shipped import module_root
 
 MODULE_TYPES = ("expansion", "export_mod", "import_mod", "action_mod")
 
 
 def default_module_root() -> Path:
-    """``misp_modules/`` of the source tree legion-misp runs from."""
-    return Path(legion_misp.__file__).resolve().parent.parent / "misp_modules"
+    """legion-misp's custom module root: ``misp_modules/`` of the source tree, or the copy shipped in the wheel."""
+    return module_root()
 
 
 def misp_modules_executable() -> str:
@@ -39,6 +38,22 @@ def misp_modules_executable() -> str:
     if not found:
         raise LegionError("the misp-modules server is not installed: pip install 'legion-misp[modules]'")
     return found
+
+
+def _death_signal_setter() -> Any:
+    """A ``preexec_fn`` asking Linux to SIGTERM the child when the thread that started it dies, even by SIGKILL
+    (None elsewhere). Resolved in the parent: the child only calls into libc, never imports (fork-safe)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+
+    def set_death_signal() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return set_death_signal
 
 
 def free_port() -> int:
@@ -68,7 +83,15 @@ class ModuleServer:
     def start(self) -> None:
         command = [misp_modules_executable(), "-l", "127.0.0.1", "-p", str(self.port), "-c", str(self.root)]
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+                                        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
+                                        preexec_fn=_death_signal_setter())
+        try:
+            self._wait_healthy()
+        except BaseException:  # Ctrl-C or SIGTERM while it starts: never leave it running
+            self.stop()
+            raise
+
+    def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -76,7 +99,6 @@ class ModuleServer:
             if self.healthy():
                 return
             time.sleep(0.2)
-        self.stop()
         raise LegionError(f"misp-modules did not become healthy within {self.startup_timeout:g} s")
 
     def stop(self) -> None:

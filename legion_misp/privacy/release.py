@@ -142,8 +142,8 @@ def _failed(error: StoreError) -> EventReport:
 
 
 def _location(source: EventSource, event: dict[str, Any]) -> str | None:
-    event_path = getattr(source, "event_path", None)
-    return str(event_path(event["uuid"])) if event_path is not None else None
+    located = getattr(source, "event_location", None) or getattr(source, "event_path", None)
+    return str(located(event["uuid"])) if located is not None else None
 
 
 @contextlib.contextmanager

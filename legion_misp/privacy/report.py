@@ -47,6 +47,8 @@ class EventReport:
     mechanisms: list[str] = field(default_factory=list)
     error: str | None = None
     residual: list[dict[str, str]] = field(default_factory=list)
+    # The original event's info, for the local dry-run listing only: never serialised (the JSON report may travel).
+    info: str = field(default="", repr=False, compare=False)
 
     def add(self, action: str, target: str, reason: str) -> None:
         self.actions.append(Action(action, target, reason))
@@ -54,6 +56,10 @@ class EventReport:
     def counts(self) -> dict[str, int]:
         counted = Counter(a.action for a in self.actions)
         return {name: counted.get(name, 0) for name in ACTIONS}
+
+    def top_reasons(self, limit: int = 3) -> list[tuple[str, int]]:
+        """The most frequent reasons for changes, with how many changes each explains."""
+        return Counter(a.reason for a in self.actions).most_common(limit)
 
     def as_dict(self) -> dict[str, Any]:
         return {"event_uuid": self.event_uuid, "location": self.location, "outcome": self.outcome,

@@ -205,7 +205,7 @@ class Sanitizer:
             The event is malformed (names the event uuid and ``location``).
         """
         self._check_input(event, location)
-        report = EventReport(event_uuid=event["uuid"], location=location)
+        report = EventReport(event_uuid=event["uuid"], location=location, info=str(event.get("info") or ""))
         event_level = gates.parse_distribution(event["distribution"])
         reason = gates.distribution_gate(event, event_level, self.policy) if event_level != 5 else \
             "event distribution 5 (inherit) is not valid for an event"

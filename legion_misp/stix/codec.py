@@ -2,10 +2,10 @@
 
 - :class:`MispToStix`: one reusable ``MISPtoSTIX21Parser``; returns each object serialised once (bytes) with its
   (id, version) key, so envelopes are built by concatenation.
-- :func:`check_object`: cheap structural checks on untrusted input (type, id, spec_version, size, nesting depth).
-- :func:`stix_to_misp`: a group of STIX objects → one MISP event (``InternalSTIX2toMISPParser`` for MISP-made
-  content, ``ExternalSTIX2toMISPParser`` otherwise); objects that stix2 refuses (invalid pattern, bad timestamps…)
-  are returned separately with the validation message, so the rest is still converted.
+- :func:`check_object`: the strict checks on untrusted input (:mod:`legion_misp.stix.validate`).
+- :func:`stix_to_misp`: a group of STIX objects → one MISP event, always with ``ExternalSTIX2toMISPParser`` (a peer
+  never chooses the parser); objects that stix2 refuses are returned separately with the validation message, so
+  the rest is still converted. Callers check the result with :func:`legion_misp.stix.ingest.convert_accepted`.
 """
 
 from __future__ import annotations
@@ -14,85 +14,26 @@ import copy
 import hashlib
 import json
 import logging
-import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import LegionError
+from .reasons import ObjectRefused
+from .validate import check_object, nesting_depth, object_version  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
 CONTAINER_TYPES = frozenset({"report", "grouping"})
-_ID = re.compile(r"^([a-z][a-z0-9-]{0,248}[a-z0-9]|[a-z])--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                 r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_SCO_TYPES = frozenset({
-    "artifact", "autonomous-system", "directory", "domain-name", "email-addr", "email-message", "file",
-    "ipv4-addr", "ipv6-addr", "mac-addr", "mutex", "network-traffic", "process", "software", "url",
-    "user-account", "windows-registry-key", "x509-certificate"})
 NAMESPACE = uuid.UUID("8c5a3c56-6d0e-4c3f-9a51-6b1f3f1f9e01")  # uuid5 namespace for events legion makes up
 PEER_TAG = 'legion:peer="{}"'
 
 
-class ObjectRejected(LegionError, ValueError):
-    """A pulled object fails a check; the message is the quarantine reason."""
-
-
-def object_version(obj: dict[str, Any]) -> str:
-    """The TAXII version of an object: ``modified``, else ``created``, else '' (immutable)."""
-    return str(obj.get("modified") or obj.get("created") or "")
+ObjectRejected = ObjectRefused  # a pulled object fails a check; ``code`` and the message make the reason
 
 
 def digest(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-def nesting_depth(value: Any, limit: int) -> int:
-    """Depth of nested dicts/lists, counting stops once ``limit`` is exceeded (iterative: no recursion)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return deepest
-
-
-def check_object(obj: Any, *, max_bytes: int, max_nesting: int) -> tuple[str, str]:
-    """Check one untrusted object; return its canonical JSON text and version. Raises :class:`ObjectRejected`."""
-    if not isinstance(obj, dict):
-        raise ObjectRejected(f"not a JSON object (got {type(obj).__name__})")
-    depth = nesting_depth(obj, max_nesting)
-    if depth > max_nesting:
-        raise ObjectRejected(f"nested deeper than {max_nesting} levels")
-    try:
-        body = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (ValueError, TypeError) as exc:
-        raise ObjectRejected(f"not valid JSON ({exc})") from None
-    if len(body.encode("utf-8")) > max_bytes:
-        raise ObjectRejected(f"larger than {max_bytes} bytes ({len(body)} characters)")
-    stix_type, stix_id = obj.get("type"), obj.get("id")
-    if not isinstance(stix_type, str) or not isinstance(stix_id, str) or not _ID.match(stix_id):
-        raise ObjectRejected("missing or malformed 'type'/'id'")
-    if stix_id.split("--", 1)[0] != stix_type:
-        raise ObjectRejected(f"'id' prefix does not match type {stix_type!r}")
-    spec = obj.get("spec_version")
-    if spec is None and stix_type not in _SCO_TYPES and stix_type != "marking-definition":
-        raise ObjectRejected("missing spec_version (STIX 2.1 requires it)")
-    if spec is not None and spec != "2.1":
-        raise ObjectRejected(f"spec_version {str(spec)[:20]!r} is not 2.1")
-    for key in ("created", "modified"):
-        if key in obj and not isinstance(obj[key], str):
-            raise ObjectRejected(f"'{key}' is not a timestamp string")
-    return body, object_version(obj)
 
 
 def references(obj: dict[str, Any]) -> set[str]:
@@ -196,7 +137,7 @@ def stix_to_misp(objects: list[dict[str, Any]], *, event_uuid: str | None = None
     ``event_uuid`` overrides the uuid the parser picks (used for groups without a container, so re-conversions
     upsert the same event). Raises :class:`ConversionError` if misp-stix fails on the whole group.
     """
-    from misp_stix_converter import ExternalSTIX2toMISPParser, InternalSTIX2toMISPParser  # ~0.9 s: when used
+    from misp_stix_converter import ExternalSTIX2toMISPParser  # ~0.9 s: when used
     from misp_stix_converter.tools import load_stix2_content
     from misp_stix_converter.tools.stix2_to_misp_helpers import is_stix2_from_misp
 
@@ -212,7 +153,9 @@ def stix_to_misp(objects: list[dict[str, Any]], *, event_uuid: str | None = None
     if not valid:
         return Converted(event=None, invalid=invalid)
     from_misp = _quietly(is_stix2_from_misp, valid)
-    parser = InternalSTIX2toMISPParser() if from_misp else ExternalSTIX2toMISPParser()
+    # A peer never chooses the parser: the internal one (picked by a misp:tool label anyone can write) trusts
+    # misp:type labels over the pattern, so federation input always takes the external-STIX path.
+    parser = ExternalSTIX2toMISPParser()
     try:
         if invalid:  # rebuild the bundle without the refused objects
             bundle = load_stix2_content({"type": "bundle", "id": bundle_id, "objects": valid})

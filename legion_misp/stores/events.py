@@ -53,6 +53,32 @@ def check_event(event: Any, *, location: str | None = None) -> None:
 
 def parse_event_bytes(data: bytes, *, location: str | None = None) -> dict[str, Any]:
     """Decode UTF-8 JSON bytes into a checked event dict; errors name the location, never dump the content."""
+    return unwrap_event(_parse_json_bytes(data, location), location=location)
+
+
+def parse_export_bytes(data: bytes, *, location: str | None = None) -> list[dict[str, Any]]:
+    """The checked events of a MISP JSON export, whatever MISP produced it with.
+
+    Accepted: one event (``{"Event": {...}}`` or a bare event with ``uuid``), a list of those, or a REST search
+    answer ``{"response": [...]}``. Anything else raises :class:`EventFormatError` saying what the file is instead.
+    """
+    document = _parse_json_bytes(data, location)
+    if isinstance(document, dict) and isinstance(document.get("response"), list):
+        document = document["response"]
+    if isinstance(document, list):
+        if not document:
+            raise EventFormatError("not a MISP event: an empty JSON list", location=location)
+        return [unwrap_event(item, location=f"{location}[{index}]") for index, item in enumerate(document)]
+    if isinstance(document, dict) and not isinstance(document.get("Event"), dict) and "uuid" not in document:
+        keys = ", ".join(sorted(map(str, document))[:6]) or "none"
+        raise EventFormatError(f"not a MISP event: a JSON object without 'Event' or 'uuid' (keys: {keys})",
+                               location=location)
+    if not isinstance(document, dict):
+        raise EventFormatError(f"not a MISP event: a JSON {type(document).__name__}", location=location)
+    return [unwrap_event(document, location=location)]
+
+
+def _parse_json_bytes(data: bytes, location: str | None) -> Any:
     if len(data) > MAX_EVENT_BYTES:
         raise EventFormatError(f"event file is larger than {MAX_EVENT_BYTES} bytes", location=location)
     try:
@@ -66,7 +92,7 @@ def parse_event_bytes(data: bytes, *, location: str | None = None) -> dict[str, 
                                location=location) from exc
     except RecursionError as exc:
         raise EventFormatError("JSON is nested too deeply", location=location) from exc
-    return unwrap_event(document, location=location)
+    return document
 
 
 def is_uuid(value: Any) -> bool:

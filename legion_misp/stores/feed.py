@@ -37,7 +37,15 @@ from typing import Any
 
 from ..errors import EventFormatError, StoreError
 from .base import ErrorHandler, EventStore, UpsertResult, attach_sighting, decide_upsert
-from .events import check_event, event_tag_names, event_timestamp, iter_attributes, matches, parse_event_bytes
+from .events import (
+    check_event,
+    event_tag_names,
+    event_timestamp,
+    iter_attributes,
+    matches,
+    parse_event_bytes,
+    parse_export_bytes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +190,7 @@ class FeedStore(EventStore):
         self._manifest: dict[str, dict[str, Any]] | None = None
         self._hashes: dict[str, bytes] | None = None  # event uuid → its value md5s, 16 raw bytes each
         self._unsynced: list[Path] = []  # event files written in this batch, flushed to disk before the index
+        self._read_from: dict[str, Path] = {}  # event uuid -> the export file it was read from (no manifest)
 
     def __repr__(self) -> str:
         return f"FeedStore({str(self.path)!r})"
@@ -204,6 +213,10 @@ class FeedStore(EventStore):
     def event_path(self, event_uuid: str) -> Path:
         return self.path / f"{event_uuid}.json"
 
+    def event_location(self, event_uuid: str) -> Path:
+        """The file an event was read from (an export may hold several, under any name); for reports only."""
+        return self._read_from.get(event_uuid) or self.event_path(event_uuid)
+
     def read_event_file(self, path: Path) -> dict[str, Any]:
         try:
             data = path.read_bytes()
@@ -216,6 +229,9 @@ class FeedStore(EventStore):
 
     def query(self, *, since: int | None = None, tags: list[str] | None = None, published: bool | None = None,
               on_error: ErrorHandler | None = None) -> Iterator[dict[str, Any]]:
+        if not self.manifest():
+            yield from self._query_loose_files(since, tags, published, on_error)
+            return
         entries = self._entries_for_query()
         for event_uuid, entry in entries:
             if entry is not None and not _entry_may_match(entry, since, tags):
@@ -230,6 +246,36 @@ class FeedStore(EventStore):
             return sorted(manifest.items(), key=lambda item: (_as_int(item[1].get("timestamp", 0)), item[0]))
         # A feed without a manifest: read the event files directly (lenient reading of other producers' feeds).
         return [(p.stem, None) for p in sorted(self.path.glob("*.json")) if _EVENT_FILE.match(p.name)]
+
+    def _query_loose_files(self, since: int | None, tags: list[str] | None, published: bool | None,
+                           on_error: ErrorHandler | None) -> Iterator[dict[str, Any]]:
+        """A folder without a manifest (MISP JSON exports, another producer's feed): every ``*.json`` file,
+        whatever its name; a file that holds no event is reported with the reason."""
+        for path in sorted(self.path.glob("*.json")):
+            if path.name == MANIFEST:
+                continue
+            try:
+                events = self.read_export_file(path)
+            except StoreError as exc:
+                _report(exc, on_error)
+                continue
+            for event in events:
+                self._read_from[event["uuid"]] = path
+                if matches(event, since=since, tags=tags, published=published):
+                    yield event
+
+    def read_export_file(self, path: Path) -> list[dict[str, Any]]:
+        """The events of one MISP JSON export file; a ``<uuid>.json`` name must match its one event."""
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise StoreError(f"cannot be read: {exc.strerror}", location=str(path)) from exc
+        events = parse_export_bytes(data, location=str(path))
+        if _EVENT_FILE.match(path.name) and len(events) == 1 and \
+                f"{events[0]['uuid']}.json".lower() != path.name.lower():
+            raise EventFormatError(f"file name does not match the event uuid {events[0]['uuid']}",
+                                   location=str(path))
+        return events
 
     def _load_checked(self, event_uuid: str, entry: dict[str, Any] | None,
                       on_error: ErrorHandler | None) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ def config_path(tmp_path):
     key.write_text("federation-test-key-0123456789", encoding="utf-8")
     key.chmod(0o600)
     # a file: reference, so the misp-modules server process (started once per session) can read it too
-    text = EXAMPLE_TOML.replace('# pseudonym_key = "env:LEGION_PSEUDONYM_KEY"', 'pseudonym_key = "file:federation.key"')
+    text = EXAMPLE_TOML.replace('pseudonym_key = "file:keys/pseudonym.key"', 'pseudonym_key = "file:federation.key"')
     text = text.replace('path = "data/privacy-ledger.sqlite"', f'path = "{tmp_path / "ledger.sqlite"}"')
     path = tmp_path / "legion.toml"
     path.write_text(text, encoding="utf-8")

@@ -98,7 +98,7 @@ def test_shared_example_events_leak_no_canary(tmp_path: Path) -> None:
     conf = tmp_path / "conf"
     conf.mkdir()
     text = config_path.read_text(encoding="utf-8").replace(
-        '# pseudonym_key = "env:LEGION_PSEUDONYM_KEY"', 'pseudonym_key = "file:federation.key"')
+        'pseudonym_key = "file:keys/pseudonym.key"', 'pseudonym_key = "file:federation.key"')
     canaries = json.loads(SHARED_CANARIES.read_text(encoding="utf-8"))
     # The organisation knows its own staff: a staff-directory export is what sensitive_terms_file is for.
     staff = sorted({c["value"] for c in canaries["sensitive"] if c["kind"] == "staff-name"})

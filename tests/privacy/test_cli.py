@@ -87,7 +87,7 @@ def test_dry_run_writes_nothing_and_debits_nothing(tmp_path: Path, config_path: 
     assert not (tmp_path / "out").exists()
     assert open_ledger(load_config(config_path)).entries() == []
     # the counter is always noised; noisy zero sighting counts may add summaries (more "noised")
-    line = re.search(re.escape(item["uuid"]) + r": shared \(dropped 1, pseudonymised 2, scrubbed 1, noised (\d+)",
+    line = re.search(re.escape(item["uuid"]) + r"  '.*': shared \(dropped 1, pseudonymised 2, scrubbed 1, noised (\d+)",
                      stdout)
     assert line is not None and int(line.group(1)) >= 1
     assert "release cost (not debited, dry run): ε 1.25" in stdout

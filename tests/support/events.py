@@ -55,3 +55,17 @@ def attribute_values(event: dict[str, Any]) -> set[tuple[str, str]]:
         name = obj.get("name")
         out |= {(f"{name}/{a.get('object_relation')}", str(a.get("value"))) for a in obj.get("Attribute", [])}
     return out
+
+
+# Pulled content always goes through misp-stix's external-STIX parser (a peer never chooses the parser), which holds
+# some MISP attribute types as object attributes: the same observable, in another MISP shape.
+SAME_MEANING = {"network-traffic/dst_ip": "ip-dst", "network-traffic/src_ip": "ip-src", "email/from": "email-src",
+                "email/to": "email-dst", "file/sha256": "sha256", "file/sha1": "sha1", "file/md5": "md5",
+                "file/filename": "filename", "domain-ip/domain": "domain", "domain-ip/ip": "ip-dst"}
+
+
+def attribute_meaning(event: dict[str, Any]) -> set[tuple[str, str]]:
+    """(observable kind, value) of every attribute, whatever MISP shape holds it (a network-traffic object's
+    protocol is what STIX network traffic must carry, not a MISP attribute of its own)."""
+    return {(SAME_MEANING.get(kind, kind), value) for kind, value in attribute_values(event)
+            if kind != "network-traffic/protocol"}

@@ -35,9 +35,9 @@ def opentaxii(tmp_path_factory):
     """OpenTAXII 0.10.0b1: pool collections c0..c9 (orgA read+write, orgB read), 'pub' (public read-only)."""
     server = OpenTaxiiServer(
         tmp_path_factory.mktemp("opentaxii"), accounts=PASSWORDS,
-        collections={**{c: {} for c in POOL}, "pub": {"public": True}},
-        permissions={"orgA": {c: ["read", "write"] for c in POOL}, "orgB": {c: ["read"] for c in POOL},
-                     "orgC": {c: ["read", "write"] for c in POOL}})
+        collections={**{c: {} for c in [*POOL, "hostile"]}, "pub": {"public": True}},
+        permissions={"orgA": {c: ["read", "write"] for c in POOL}, "orgB": {c: ["read"] for c in [*POOL, "hostile"]},
+                     "orgC": {c: ["read", "write"] for c in [*POOL, "hostile"]}})
     server.start()
     yield server
     server.stop()

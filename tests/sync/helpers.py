@@ -6,14 +6,14 @@ from collections import Counter
 
 import requests
 
-from tests.support.events import attribute_values
+from tests.support.events import attribute_meaning
 
 MEDIA = "application/taxii+json;version=2.1"
 
 
 def normalised(event: dict) -> dict:
-    """What must survive MISP → STIX → MISP: uuid, info, attribute (type, value) pairs, the original tags."""
-    return {"uuid": event["uuid"], "info": event.get("info"), "attributes": attribute_values(event),
+    """What must survive MISP → STIX → MISP: uuid, info, what the attributes say, the original tags."""
+    return {"uuid": event["uuid"], "info": event.get("info"), "attributes": attribute_meaning(event),
             "tags": {t["name"] for t in event.get("Tag", [])} - {"Threat-Report", 'misp:tool="MISP-STIX-Converter"'}
             - {t for t in (x["name"] for x in event.get("Tag", [])) if t.startswith(("legion:peer=",
                                                                                        "misp-galaxy:producer="))}}

@@ -147,3 +147,29 @@ def test_cli_push_goes_through_the_real_sanitiser_and_ledger(tmp_path, capsys, m
     code, out, _ = _legion(capsys, "--config", str(config_a), "sync", "push", "--json")
     assert code == 0 and json.loads(out)["totals"]["sent"] == 0
     assert ledger.spent() == spent  # nothing changed, nothing released, nothing spent
+
+
+def test_push_and_pull_show_a_progress_bar_on_a_terminal(tmp_path, medallion):
+    import os
+    import sys
+
+    from tests.helpers import run_on_a_terminal
+
+    api_root, collection = medallion.info.api_root, medallion.info.collections["shared"]
+    config_a = _config(tmp_path, api_root, collection, "orgA")
+    feed_a = FeedStore(tmp_path / "feed-orgA")
+    for i in range(3):
+        feed_a.upsert(make_event(i, 4))
+    os.environ["TEST_TAXII_ORGA"] = "orgA-pass"
+    try:
+        legion = [sys.executable, "-m", "legion_misp", "--config", str(config_a), "sync"]
+        code, out, terminal = run_on_a_terminal([*legion, "push", "--once", "--no-sanitize"], tmp_path)
+        assert code == 0, out + terminal
+        assert f"push {collection}" in terminal and "object" in terminal
+        code, out, terminal = run_on_a_terminal([*legion, "pull", "--once"], tmp_path)
+        assert code in (0, 1), out + terminal
+        assert f"pull {collection}" in terminal
+        code, _, terminal = run_on_a_terminal([*legion[:-1], "-q", "sync", "pull", "--once"], tmp_path)
+        assert f"pull {collection}" not in terminal
+    finally:
+        del os.environ["TEST_TAXII_ORGA"]

@@ -106,21 +106,25 @@ def test_hostile_pages_duplicates_and_invalid_json(tmp_path):
     try:
         local_b = MemoryEventStore()
         summary = make_job(tmp_path, "orgB", peer.api_root, "c1", local_b, direction="pull").pull()
+        again = make_job(tmp_path, "orgB", peer.api_root, "c1", local_b, direction="pull").pull()
     finally:
         peer.close()
     report = summary.reports[0]
-    assert not summary.ok and "not valid JSON" in report.error
-    assert report.pull.pulled == len(page)
-    assert report.pull.duplicates == 1  # the identical copy
-    assert report.cursor_after == "2026-11-20T12:00:00.000Z"  # past page 1 (processed), not past page 2
+    assert not summary.ok and summary.exit_code == 1 and report.error is None
+    assert any("not valid JSON" in f for f in report.pull.failures)
+    assert report.pull.duplicates >= 1  # the identical copy
+    # the refused page was kept whole, once, and the cursor moved past it (the server dated it)
+    assert report.cursor_after == "2026-11-21T00:00:00.000Z"
     with SyncState(settings_for(tmp_path, "orgB").state_path) as state:
         entries = state.quarantined()
         kept = state.staged_objects(report.key, [indicator["id"]])[indicator["id"]]
     assert kept["pattern"] == indicator["pattern"]  # the first copy is kept, the conflicting one refused
-    reasons = [e.reason for e in entries]
-    assert sum("not a JSON object" in r for r in reasons) == 3
-    assert any("conflicting content" in r for r in reasons)
-    assert any(r.startswith("page refused") for r in reasons)
-    page_entry = next(e for e in entries if e.reason.startswith("page refused"))
-    assert page_entry.payload.startswith('{"objects"')
-    assert len(local_b) == 0  # objects without a container wait for a run that reaches the end of the pages
+    codes = [e.code for e in entries]
+    assert codes.count("not-an-object") == 3 and codes.count("conflicting-content") == 1
+    assert codes.count("unparseable-page") == 1
+    page_entry = next(e for e in entries if e.code == "unparseable-page")
+    assert page_entry.payload == '{"objects": [{"type": "indicator", "id": '  # whole, not a preview
+    # a later run that only re-sees what is already quarantined is not a failure
+    assert again.ok and again.exit_code == 0, again.format()
+    assert again.totals()["quarantined"] == 0 and again.totals()["still_quarantined"] >= 5
+    assert "still quarantined" in again.format()

@@ -11,7 +11,7 @@ from connectors.datastore import MemoryStixCollection
 from connectors.publish import Publisher
 from connectors.pull import REVOKED_TAG, Puller
 from connectors.sanitize import SanitizerHook, resolve_sanitizer
-from connectors.state import SyncState
+from connectors.state import SCHEMA_VERSION, SyncState
 from legion_misp.errors import SanitizerUnavailableError
 from legion_misp.stix.codec import ObjectRejected, check_object, nesting_depth
 from legion_misp.stores import FeedStore, MemoryEventStore
@@ -146,7 +146,8 @@ def test_state_transaction_rolls_back(tmp_path):
 
 def test_object_checks():
     ok = {"type": "indicator", "spec_version": "2.1", "id": "indicator--0b9f2f61-5a0c-4b8e-9f1f-0c2b8d9e7a11",
-          "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-02T00:00:00.000Z"}
+          "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-02T00:00:00.000Z",
+          "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"}
     body, version = check_object(ok, max_bytes=10_000, max_nesting=8)
     assert version == "2026-01-02T00:00:00.000Z" and json.loads(body) == ok
     for bad, reason in [([1], "not a JSON object"), (dict(ok, id="malware--0b9f2f61-5a0c-4b8e-9f1f-0c2b8d9e7a11"),
@@ -262,7 +263,8 @@ def test_a_version_1_state_file_is_migrated_with_its_staged_objects(tmp_path):
         assert state.staged_heads("k", [stix_id]) == {stix_id: ("v2", hashlib.sha256(body.encode()).hexdigest())}
         assert state.seen_digest("k", stix_id, "v1") == "d1"
         assert state.staged_objects("k", [stix_id])[stix_id]["type"] == "indicator"
-        assert state.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+        version = state.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+        assert version == str(SCHEMA_VERSION)
     with SyncState(path) as state:  # opening again is a no-op
         assert state.staged_version("k", stix_id) == "v2"
 
@@ -310,7 +312,8 @@ def test_a_version_2_state_file_is_migrated_to_integer_collection_ids(tmp_path):
     old.commit()
     old.close()
     with SyncState(path) as state:
-        assert state.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+        version = state.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+        assert version == str(SCHEMA_VERSION)
         assert state.cursor(KEY) == "2026-01-01T00:00:00.000000Z"
         assert state.pushed_versions(KEY, [(ref, "v1"), (ref, "v9")]) == {(ref, "v1")}
         assert state.pushed_versions("other", [(ref, "v9")]) == {(ref, "v9")}

@@ -9,6 +9,7 @@ from connectors.job import SyncJob
 from legion_misp.demo.attacks import misp_event
 from legion_misp.sections import load_config
 from legion_misp.stores import MemoryEventStore
+from legion_misp.stores.events import iter_attributes
 from legion_misp.trust import EXTENSION_ID, KeyFileError, generate_key_file
 from tests.support.servers import OpenTaxiiServer
 from tests.sync.helpers import server_objects
@@ -81,8 +82,9 @@ def test_signed_publication_survives_opentaxii_and_verifies(tmp_path, opentaxii,
     assert pull.totals()["quarantined"] == 0 and pull.totals()["new"] == 1
     (received,) = local.query()
     assert 'legion:signed-by="member-a"' in {t["name"] for t in received["Tag"]}
-    assert {a["value"]: a["to_ids"] for a in received["Attribute"]} == {"198.51.100.1": False,
-                                                                         "198.51.100.2": False}
+    # pulled through the external-STIX parser: each ip-dst is a network-traffic object's dst_ip
+    ips = {a["value"]: a["to_ids"] for a in iter_attributes(received) if a["type"] == "ip-dst"}
+    assert ips == {"198.51.100.1": False, "198.51.100.2": False}
 
 
 def test_push_without_a_signing_key_sends_nothing(tmp_path, opentaxii, monkeypatch):

@@ -1,0 +1,57 @@
+"""Ctrl-C (SIGINT) at each stage of `legion demo` leaves no process behind: every process the demo started, at
+any depth (the misp-modules server runs in its own session), is gone once the demo has exited."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from legion_misp.demo.stages import STAGES
+from tests.helpers import DescendantWatch, alive
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("stage", range(1, len(STAGES) + 1))
+def test_sigint_at_each_stage_leaves_no_process(stage, tmp_path):
+    demo = subprocess.Popen([sys.executable, "-m", "legion_misp", "demo", "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # see each stage line as it starts
+    watch = DescendantWatch(demo.pid)
+    watch.start()
+    output = []
+    try:
+        for line in demo.stdout:
+            output.append(line)
+            if re.match(rf"\[{stage}/\d+\] ", line):
+                break
+        else:
+            pytest.fail(f"the demo ended before stage {stage}:\n{''.join(output)}")
+        deadline = time.monotonic() + 20
+        while stage == len(STAGES) - 1 and not watch.seen and time.monotonic() < deadline:
+            time.sleep(0.05)  # the modules stage: interrupt once its server process exists
+        time.sleep(0.3)
+        demo.send_signal(signal.SIGINT)
+        rest, _ = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        watch.stopped.set()
+        watch.join()
+    # 130 from legion's handler; rarely Python itself re-raises the signal at exit (-SIGINT): both are interrupted
+    assert demo.returncode in (130, -signal.SIGINT), "".join(output) + rest
+    assert "Aborted." in rest or "Interrupted." in rest
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in watch.seen) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in watch.seen if alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes left running after SIGINT at stage {stage}: {left}"
