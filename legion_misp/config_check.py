@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import LegionError
-from .secrets import Secret
+from .secrets import Secret, write_secret_file
 
 PSEUDONYM_KEY_FILE = "keys/pseudonym.key"
 PSEUDONYM_KEY_BYTES = 32  # written as 64 hex characters; Pseudonymizer needs at least 16 bytes
@@ -177,7 +177,4 @@ def prepare_files(config: Config, *, create: bool) -> list[str]:
 
 def write_new_key(path: Path) -> None:
     """A new random key, hex-encoded, in a file created with mode 0600 (never overwrites)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(secrets.token_hex(PSEUDONYM_KEY_BYTES) + "\n")
+    write_secret_file(path, secrets.token_hex(PSEUDONYM_KEY_BYTES) + "\n")
