@@ -36,7 +36,8 @@ def test_sigint_at_each_stage_leaves_no_process(stage, tmp_path):
         deadline = time.monotonic() + 20
         while stage == len(STAGES) - 1 and not watch.seen and time.monotonic() < deadline:
             time.sleep(0.05)  # the modules stage: interrupt once its server process exists
-        time.sleep(0.3)
+        if stage < len(STAGES):
+            time.sleep(0.3)  # into the stage's work (the last stage, the report, lasts ~0.1 s: interrupt at once)
         demo.send_signal(signal.SIGINT)
         rest, _ = demo.communicate(timeout=120)
     finally:
@@ -47,7 +48,8 @@ def test_sigint_at_each_stage_leaves_no_process(stage, tmp_path):
         watch.join()
     # 130 from legion's handler; rarely Python itself re-raises the signal at exit (-SIGINT): both are interrupted
     assert demo.returncode in (130, -signal.SIGINT), "".join(output) + rest
-    assert "Aborted." in rest or "Interrupted." in rest
+    finished = "Report: " in rest  # the signal can still land after the last stage wrote the report
+    assert finished or "Aborted." in rest or "Interrupted." in rest, rest
     deadline = time.monotonic() + 5
     while any(alive(pid) for pid in watch.seen) and time.monotonic() < deadline:
         time.sleep(0.1)

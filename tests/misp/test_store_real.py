@@ -50,8 +50,10 @@ def test_cli_import_then_reimport_reports_unchanged_without_noise(misp_fresh, tm
     for run in (first, second):
         assert "Something went wrong" not in run.stderr and "404" not in run.stderr and "403" not in run.stderr
     listed = _legion(misp_fresh, tmp_path, "store", "list", "--tag", "tlp:amber")
-    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == sum(
-        1 for e in load_example_events() if {"name": "tlp:amber"} in e.get("Tag", []))
+    expected = sum(1 for e in load_example_events() if {"name": "tlp:amber"} in e.get("Tag", []))
+    rows = listed.stdout.splitlines()
+    assert listed.returncode == 0 and rows[0].startswith("UUID") and rows[-1] == f"{expected} event(s)"
+    assert len(rows) == expected + 2  # header, one row per event, count
 
 
 def test_changed_event_is_updated_in_place_and_then_unchanged(store_for, misp):
