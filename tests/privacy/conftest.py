@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from legion_misp.config import load_config
+from legion_misp.privacy.ledger import open_ledger
 from legion_misp.privacy.mechanisms import SeededNoise
 from legion_misp.privacy.policy import Policy
 from legion_misp.privacy.pseudonyms import Pseudonymizer
@@ -44,7 +45,7 @@ FEDERATION_KEY = "test-federation-key-0123456789abcdef"
 STAFF_NAMES = ["Margaret Holloway", "Dev Raghunathan"]
 
 
-def write_config(folder: Path, *, budget: float = 10.0) -> Path:
+def write_config(folder: Path, *, budget: float = 10.0, init_ledger: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "terms.txt").write_text("# staff directory export\n" + "\n".join(STAFF_NAMES) + "\n", encoding="utf-8")
     key = folder / "federation.key"
@@ -52,6 +53,8 @@ def write_config(folder: Path, *, budget: float = 10.0) -> Path:
     key.chmod(0o600)
     path = folder / "legion.toml"
     path.write_text(CONFIG_TEMPLATE.format(budget=budget), encoding="utf-8")
+    if init_ledger:
+        open_ledger(load_config(path), create=True)  # what `legion budget init` does
     return path
 
 

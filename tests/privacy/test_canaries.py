@@ -107,6 +107,7 @@ def test_shared_example_events_leak_no_canary(tmp_path: Path) -> None:
     (conf / "legion.toml").write_text(text, encoding="utf-8")
     (conf / "federation.key").write_text("shared-canary-test-key-0123456789", encoding="utf-8")
     out_dir = tmp_path / "shared"
+    assert run_legion(["--config", str(conf / "legion.toml"), "budget", "init"]) == 0
     code = run_legion(["--config", str(conf / "legion.toml"), "sanitize", "--in", str(SHARED_EVENTS),
                        "--out", str(out_dir)])
     assert code == 0

@@ -86,15 +86,16 @@ def test_dry_run_writes_nothing_and_debits_nothing(tmp_path: Path, config_path: 
     assert code == 0
     assert not (tmp_path / "out").exists()
     assert open_ledger(load_config(config_path)).entries() == []
-    # the counter is always noised; noisy zero sighting counts may add summaries (more "noised")
+    # a dry run draws no noise: it says that the sighting counts would be noised, and never decides on them
     line = re.search(re.escape(item["uuid"]) + r": shared \(dropped 1, pseudonymised 2, scrubbed 1, noised (\d+)",
                      stdout)
     assert line is not None and int(line.group(1)) >= 1
-    assert "release cost (not debited, dry run): ε 1.25" in stdout
+    assert "release cost (not debited, dry run): ε 1," in stdout
     entry = json.loads(report_path.read_text())["events"][0]
     reasons = {a["action"]: a["reason"] for a in entry["actions"]}
     assert reasons["dropped"] == "value contains protected-ip"
-    assert entry["epsilon"] == pytest.approx(0.75)  # sighting counts 0.5 + numeric 0.25; no times here
+    assert entry["epsilon"] == pytest.approx(1.0)  # a sighting-tree block; counter shared as-is; no times here
+    assert entry["fresh_noise"] > 0 and entry["republished_noise"] == 0
     assert "10.0.0.1" not in report_path.read_text() and "v@partner.example" not in report_path.read_text()
 
 
@@ -105,9 +106,9 @@ def test_a_real_run_reports_and_debits_once(tmp_path: Path, config_path: Path,
                                 str(tmp_path / "out"), "--seed", "3"], capsys)
     assert code == 0
     assert "NOT private" in stderr
-    assert "release cost debited: ε 1.25" in stdout
+    assert "release cost debited: ε 1," in stdout
     entries = open_ledger(load_config(config_path)).entries()
-    assert len(entries) == 1 and entries[0].epsilon == pytest.approx(1.25) and entries[0].scope == "sanitize"
+    assert len(entries) == 1 and entries[0].epsilon == pytest.approx(1.0) and entries[0].scope == "sanitize"
 
 
 def test_a_withdrawn_event_loses_its_shared_copy(tmp_path: Path, config_path: Path,
