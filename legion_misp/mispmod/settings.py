@@ -2,7 +2,8 @@
 
 MISP stores them as ``Plugin.<Family>_<module>_<key>``: ``config_path`` (legion.toml with the organisation, privacy
 policy and ledger), ``federation_key`` (an ``env:NAME``/``file:PATH`` reference to the federation's pseudonym key,
-resolved in the misp-modules server process; never the key itself), ``ledger_path`` (overrides ``[ledger] path``).
+resolved in the misp-modules server process; never the key itself). The ledger is always ``[ledger] path`` of
+that configuration: no setting or request can choose another one.
 """
 
 from __future__ import annotations
@@ -41,11 +42,17 @@ def federation_key(settings: dict[str, str], config: Config) -> bytes | None:
         raise ModuleInputError(str(exc)) from exc
 
 
-def ledger_override(settings: dict[str, str], config: Config) -> Any:
-    from ..privacy.ledger import Ledger, open_ledger
+def configured_ledger(settings: dict[str, str], config: Config) -> Any:
+    """The ledger of ``[ledger] path`` in the configuration: a request can never point at another ledger (that
+    would let any MISP user who can run an export reset the budget)."""
+    from ..privacy.ledger import open_ledger
 
-    ledger = open_ledger(config)
-    if settings.get("ledger_path"):
-        return Ledger(Path(settings["ledger_path"]).expanduser(), budget_epsilon=ledger.budget_epsilon,
-                      budget_delta=ledger.budget_delta, window_days=ledger.window_days)
-    return ledger
+    if "ledger_path" in settings:
+        raise ModuleInputError("ledger_path is not accepted: the ledger is [ledger] path of the legion "
+                               "configuration (config_path), so no request can choose a fresh budget")
+    from ..privacy.ledger import LedgerMissing
+
+    try:
+        return open_ledger(config)
+    except LedgerMissing as exc:
+        raise ModuleInputError(str(exc)) from exc

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import LegionError
+from ..errors import ConfigError, LegionError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spends (
@@ -73,7 +73,7 @@ class LedgerClockError(LegionError):
     """A spend is dated before the latest recorded one (the clock went back). Nothing was debited or released."""
 
 
-class LedgerMissing(LegionError):
+class LedgerMissing(ConfigError):
     """The configured ledger file does not exist; ``legion budget init`` creates it."""
 
 

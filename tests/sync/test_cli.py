@@ -126,6 +126,9 @@ def test_cli_push_goes_through_the_real_sanitiser_and_ledger(tmp_path, capsys, m
     config_a.write_text(config_a.read_text().replace(
         "[federation]\n", '[federation]\npseudonym_key = "env:TEST_PSEUDONYM_KEY"\n')
         + '\n[ledger]\npath = "ledger.sqlite"\n', encoding="utf-8")
+    code, out, err = _legion(capsys, "--config", str(config_a), "sync", "push")
+    assert code == 2 and "legion budget init" in out + err  # a missing ledger is an error, not a fresh budget
+    assert _legion(capsys, "--config", str(config_a), "budget", "init")[0] == 0
     feed_a = FeedStore(tmp_path / "feed-orgA")
     secret_note = "internal ticket INC-1234567 at orgA Ltd"
     for i in range(2):
