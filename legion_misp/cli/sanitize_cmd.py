@@ -23,7 +23,10 @@ from ..stores import FeedStore, open_store
 from ..stores.base import EventSource
 from .context import state
 
-SEED_HELP = "TESTS ONLY, NOT PRIVATE: draw noise from a seeded numpy generator instead of OpenDP's secure sampler."
+SEED_HELP = ("TESTS ONLY, NOT PRIVATE: draw noise from a seeded numpy generator instead of OpenDP's secure sampler. "
+             "Refused unless --dry-run (which draws no noise anyway) or the test suite sets "
+             "LEGION_ALLOW_TEST_SEED=1.")
+TEST_SEED_VARIABLE = "LEGION_ALLOW_TEST_SEED"
 
 
 class _JsonReport:
@@ -67,9 +70,15 @@ def _same_place(source: EventSource, out_dir: Path) -> bool:
     return source_path is not None and Path(source_path).resolve() == out_dir.resolve()
 
 
-def _warn_if_seeded(seed: int | None) -> None:
-    if seed is not None:
-        click.echo("Warning: --seed given: the noise is NOT private (tests only).", err=True)
+def _warn_if_seeded(seed: int | None, dry_run: bool) -> None:
+    """A seed makes the noise predictable: refused for real releases (noise recorded with it would be
+    republished forever), except in the test suite."""
+    if seed is None:
+        return
+    if not dry_run and os.environ.get(TEST_SEED_VARIABLE) != "1":
+        raise click.UsageError("--seed makes the noise predictable (NOT private) and is refused for a real "
+                               "release; use it only with --dry-run (which draws no noise)")
+    click.echo("Warning: --seed given: the noise is NOT private (tests only).", err=True)
 
 
 @click.group(invoke_without_command=True, subcommand_metavar="[stats [OPTIONS]]")
@@ -102,7 +111,7 @@ def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_
         return
     cli_state = state(ctx)
     config = cli_state.config()
-    _warn_if_seeded(seed)
+    _warn_if_seeded(seed, dry_run)
     source = _source(cli_state.config, in_path)
     out_dir = Path(out_path) if out_path else config.resolve_path(config.section("privacy")["out_path"])
     if not dry_run and _same_place(source, out_dir):
@@ -176,7 +185,7 @@ def stats(ctx: click.Context, window: str, in_path: str | None, out_path: str | 
         raise click.BadParameter(str(exc), param_hint="--window") from exc
     cli_state = state(ctx)
     config = cli_state.config()
-    _warn_if_seeded(seed)
+    _warn_if_seeded(seed, dry_run)
     from ..privacy.mechanisms import SeededNoise
 
     release = StatisticsRelease(Policy.from_config(config), noise=SeededNoise(seed) if seed is not None else None)

@@ -99,8 +99,18 @@ def test_dry_run_writes_nothing_and_debits_nothing(tmp_path: Path, config_path: 
     assert "10.0.0.1" not in report_path.read_text() and "v@partner.example" not in report_path.read_text()
 
 
-def test_a_real_run_reports_and_debits_once(tmp_path: Path, config_path: Path,
+def test_seed_is_refused_for_a_real_release(tmp_path: Path, config_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    feed = write_feed(tmp_path / "feed", [event(attribute("domain", "a.example.net"))])
+    code, _, stderr = run(["--config", str(config_path), "sanitize", "--in", str(feed), "--out",
+                           str(tmp_path / "out"), "--seed", "3"], capsys)
+    assert code == 2 and "refused for a real release" in stderr
+    assert not (tmp_path / "out").exists() and open_ledger(load_config(config_path)).entries() == []
+
+
+def test_a_real_run_reports_and_debits_once(tmp_path: Path, config_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LEGION_ALLOW_TEST_SEED", "1")
     feed = write_feed(tmp_path / "feed", [event(attribute("domain", "a.example.net"))])
     code, stdout, stderr = run(["--config", str(config_path), "sanitize", "--in", str(feed), "--out",
                                 str(tmp_path / "out"), "--seed", "3"], capsys)
@@ -151,9 +161,11 @@ def test_config_errors_exit_2_and_never_print_the_key(tmp_path: Path, capsys: py
 
 
 def test_stats_release_is_one_documented_event_and_is_debited(tmp_path: Path, config_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     import time
 
+    monkeypatch.setenv("LEGION_ALLOW_TEST_SEED", "1")
     now = int(time.time())
     events = [event(attribute("ip-dst", f"203.0.113.{i % 200}"), attribute("domain", f"d{i}.example.net"),
                     timestamp=str(now - 3600), distribution="0" if i % 2 else "3",
