@@ -23,7 +23,7 @@ from typing import Any
 
 from legion_misp.learning.accounting import prv_epsilon
 from legion_misp.learning.experiment import PAPER_FL_ACCURACY, PAPER_FLDP_ACCURACY, PRESETS, run_experiment
-from legion_misp.learning.federation import plan_member
+from legion_misp.learning.simulation import plan_member
 
 BENCH = "learning"
 

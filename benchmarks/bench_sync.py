@@ -31,15 +31,15 @@ RSS_GROWTH_TARGET = 0.20
 
 def _worker(events: int, workdir: Path) -> dict:
     """One full push + pull of ``events`` events in this process; returns timings and peak RSS."""
-    import connectors.convert as convert
     import connectors.pull as pull_module
     import connectors.transport as transport
+    import legion_misp.stix.codec as convert
     from connectors.job import SyncJob
     from connectors.settings import CollectionSettings, SyncSettings
-    from connectors.testing.events import make_event
-    from connectors.testing.servers import OpenTaxiiServer
     from legion_misp.secrets import Secret
     from legion_misp.stores import FeedStore
+    from tests.support.events import make_event
+    from tests.support.servers import OpenTaxiiServer
 
     timers = {"convert": 0.0, "server": 0.0}
 
@@ -96,7 +96,7 @@ def _worker(events: int, workdir: Path) -> dict:
 
 def _intact(events: int, pulled_store) -> int:
     """Pulled events whose (type, value) of every attribute equals what was pushed (looked up by uuid)."""
-    from connectors.testing.events import attribute_values, make_event
+    from tests.support.events import attribute_values, make_event
 
     intact = 0
     for index in range(events):

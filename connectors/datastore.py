@@ -15,8 +15,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .convert import StixObject
-from .errors import AccessDeniedError, NextExpiredError, SyncError
+from legion_misp.errors import AccessDeniedError, NextExpiredError, SyncError
+from legion_misp.stix.codec import StixObject
+
 from .transport import AddStatus, Page, TaxiiClient, parse_timestamp, rewind
 
 log = logging.getLogger(__name__)

@@ -24,12 +24,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from legion_misp.errors import EXIT_ITEM_FAILURES, EXIT_OK, LegionError, StoreError
+from legion_misp.errors import (
+    EXIT_ITEM_FAILURES,
+    EXIT_OK,
+    InvalidPageError,
+    LegionError,
+    LockedError,
+    StoreError,
+    SyncError,
+)
 from legion_misp.stores import EventStore, open_store
 from legion_misp.stores.events import event_tag_names
 
 from .datastore import TaxiiCollectionSink, TaxiiCollectionSource
-from .errors import InvalidPageError, LockedError, SyncError
 from .publish import Publisher, PushStats
 from .pull import Puller, PullStats
 from .sanitize import SanitizeHook, resolve_sanitizer

@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from legion_misp.stix.codec import ConversionError, MispToStix, StixObject
 from legion_misp.stores.events import event_timestamp
 
-from .convert import ConversionError, MispToStix, StixObject
 from .datastore import ENVELOPE_OVERHEAD, StixSink, verify_failures
 from .settings import SyncSettings
 from .state import SyncState

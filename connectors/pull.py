@@ -32,9 +32,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from legion_misp.errors import StoreError
-from legion_misp.stores import EventStore, UpsertResult
-
-from .convert import (
+from legion_misp.stix.codec import (
     CONTAINER_TYPES,
     ConversionError,
     ObjectRejected,
@@ -45,6 +43,8 @@ from .convert import (
     references,
     stix_to_misp,
 )
+from legion_misp.stores import EventStore, UpsertResult
+
 from .datastore import StixSource
 from .settings import SyncSettings
 from .state import SyncState

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import SanitizerUnavailableError
+from legion_misp.errors import SanitizerUnavailableError
 
 if TYPE_CHECKING:
     from legion_misp.config import Config

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from legion_misp.config import register_section
-from legion_misp.schema import Key, in_range, is_duration, one_of, parse_duration
+from legion_misp.schema import Key, in_range, one_of
+from legion_misp.timeutil import is_duration, parse_duration
 
 if TYPE_CHECKING:
     from legion_misp.config import Config

@@ -41,7 +41,7 @@ from taxii2client.exceptions import TAXIIServiceException
 from taxii2client.exceptions import ValidationError as TaxiiValidationError
 from taxii2client.v21 import ApiRoot, Collection, Status
 
-from .errors import (
+from legion_misp.errors import (
     AccessDeniedError,
     AuthenticationError,
     InvalidPageError,
@@ -50,6 +50,8 @@ from .errors import (
     SyncError,
     TransportError,
 )
+from legion_misp.timeutil import format_time, parse_time
+
 from .settings import CollectionSettings, SyncSettings
 
 log = logging.getLogger(__name__)
@@ -63,24 +65,13 @@ USER_AGENT = "legion-misp-sync (taxii2-client)"
 # ---- timestamps ------------------------------------------------------------------------------------------------
 
 def parse_timestamp(text: str) -> dt.datetime:
-    """Parse an RFC 3339 timestamp (``Z`` or offset, any fraction length) into an aware UTC datetime."""
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    head, _, rest = value.partition(".")
-    if rest:  # Python accepts at most 6 fractional digits: trim longer fractions, keep the offset after them
-        digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]
-        offset = rest[len(digits):]
-        value = f"{head}.{(digits + '000000')[:6]}{offset}"
-    parsed = dt.datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    """An RFC 3339 timestamp from a TAXII server as aware UTC (a missing zone is read as UTC, as servers mean it)."""
+    return parse_time(text, assume_utc=True)
 
 
 def format_timestamp(moment: dt.datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ``: always with a fraction (OpenTAXII refuses whole seconds)."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_time(moment, digits=6)
 
 
 def rewind(cursor: str, milliseconds: int = 1) -> str:

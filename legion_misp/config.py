@@ -24,7 +24,6 @@ from .schema import (
     each,
     in_range,
     is_domain,
-    is_duration,
     is_network,
     is_regex,
     is_url,
@@ -33,6 +32,7 @@ from .schema import (
     validate_table,
 )
 from .secrets import Secret
+from .timeutil import is_duration
 
 DEFAULT_CONFIG_NAME = "legion.toml"
 CONFIG_ENV = "LEGION_CONFIG"

@@ -16,6 +16,8 @@ from typing import Any
 
 from .errors import ConfigProblem
 from .secrets import is_secret_reference
+from .timeutil import is_duration as is_duration  # durations live in timeutil; re-exported for existing callers
+from .timeutil import parse_duration as parse_duration
 
 Check = Callable[[Any], str | None]
 
@@ -177,23 +179,3 @@ def is_url(value: Any) -> str | None:
     if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
         return f"{value!r} is not an http(s) URL"
     return None
-
-
-def is_duration(value: Any) -> str | None:
-    try:
-        parse_duration(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: Any) -> float:
-    """Parse ``'30d'``, ``'15m'``, ``'90s'``, ``'2h'``, ``'1w'`` into seconds."""
-    match = _DURATION.match(text) if isinstance(text, str) else None
-    if not match:
-        raise ValueError(f"{text!r} is not a duration such as '15m', '2h' or '30d'")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]

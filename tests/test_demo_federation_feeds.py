@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from legion_misp.demo import default_events_dir
-from legion_misp.demo.federation_stage import DERIVED, OUR_ORG_UUID, invented_indicators, org_uuid, seed_feeds
+from legion_misp.demo.sharing_stage import DERIVED, OUR_ORG_UUID, invented_indicators, org_uuid, seed_feeds
 from legion_misp.stores.events import iter_attributes
 from tests.helpers import EXAMPLE_EVENTS
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from ..trust.timeutil import format_time, utc_now
+from ..timeutil import format_time, utc_now
 from .context import state
 
 
@@ -152,7 +152,7 @@ def rotate(ctx: click.Context) -> None:
     Example:
       legion keys rotate
     """
-    from ..schema import parse_duration
+    from ..timeutil import parse_duration
     from ..trust import rotate_key_file
 
     config = state(ctx).config()

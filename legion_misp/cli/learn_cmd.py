@@ -51,7 +51,7 @@ def _training_options(func: Any) -> Any:
 
 def _config(members: int, rounds: int, epsilon: float, no_dp: bool, delta: float, local_epochs: int,
             batch_size: int, clip_norm: float, accountant: str) -> Any:
-    from legion_misp.learning.federation import TrainingConfig
+    from legion_misp.learning.simulation import TrainingConfig
 
     return TrainingConfig(rounds=rounds, local_epochs=local_epochs, batch_size=batch_size, clip_norm=clip_norm,
                           epsilon=None if no_dp else epsilon, delta=delta, accountant=accountant)
@@ -73,7 +73,7 @@ def _run_simulation(opts: dict[str, Any], *, aggregator: str, byzantine: str | N
     from legion_misp.learning.byzantine import make_behaviour
     from legion_misp.learning.data import load_spambase, partition_iid, partition_label_skew
     from legion_misp.learning.experiment import prepare_seed
-    from legion_misp.learning.federation import Member, check_budget, plan_member, simulate
+    from legion_misp.learning.simulation import Member, check_budget, plan_member, simulate
 
     config = _config(**{k: opts[k] for k in ("members", "rounds", "epsilon", "no_dp", "delta", "local_epochs",
                                              "batch_size", "clip_norm", "accountant")})

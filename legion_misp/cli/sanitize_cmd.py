@@ -18,9 +18,9 @@ from ..privacy.release import ReleaseSummary, sanitize_events
 from ..privacy.report import EventReport
 from ..privacy.sanitizer import Sanitizer
 from ..privacy.stats import StatisticsRelease
-from ..schema import parse_duration
 from ..stores import FeedStore, open_store
 from ..stores.base import EventSource
+from ..timeutil import parse_duration
 from .context import state
 
 SEED_HELP = ("TESTS ONLY, NOT PRIVATE: draw noise from a seeded numpy generator instead of OpenDP's secure sampler. "

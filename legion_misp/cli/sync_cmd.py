@@ -15,7 +15,7 @@ from collections.abc import Callable
 import click
 
 from ..errors import EXIT_ITEM_FAILURES, EXIT_USAGE
-from ..schema import parse_duration
+from ..timeutil import parse_duration
 from .context import state
 
 
@@ -48,8 +48,8 @@ def _schedule_options(func: Callable) -> Callable:
 
 def _run(ctx: click.Context, kind: str, once: bool, every: str | None, dry_run: bool, as_json: bool,
          no_sanitize: bool = False) -> None:
-    from connectors.errors import LockedError
     from connectors.job import SyncJob  # lazy: keeps `legion --help` fast
+    from legion_misp.errors import LockedError
 
     if once and every:
         raise click.UsageError("--once and --every exclude each other")
@@ -229,7 +229,7 @@ def quarantine_retry(ctx: click.Context, entry_ids: tuple[int, ...], retry_all: 
       legion sync quarantine retry --all
     """
     from connectors.job import run_lock
-    from connectors.retry import retry_quarantine
+    from connectors.quarantine import retry_quarantine
     from connectors.settings import SyncSettings
     from connectors.state import SyncState
     from legion_misp.stores import open_store

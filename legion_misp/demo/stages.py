@@ -132,7 +132,7 @@ def _report_sanitize(ctx: DemoContext, summary: object, reports: list) -> None:
 
 
 def _federation(ctx: DemoContext) -> StageResult:
-    from .federation_stage import federation_stage
+    from .sharing_stage import federation_stage
 
     return federation_stage(ctx)
 
@@ -142,7 +142,7 @@ STAGES.append(("The federation: four members sanitise, sign and publish over TAX
 
 
 def _learning(ctx: DemoContext) -> StageResult:
-    from ..learning.demo_stage import learning_stage
+    from .learning_stage import learning_stage
 
     return learning_stage(ctx)
 

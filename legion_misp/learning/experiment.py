@@ -29,9 +29,9 @@ from .data import (
     stratified_split,
 )
 from .dpsgd import augment
-from .federation import Member, TrainingConfig, attack_advantage, plan_member, simulate
 from .metrics import METRICS
 from .preprocessing import get_preprocessor
+from .simulation import Member, TrainingConfig, attack_advantage, plan_member, simulate
 
 PAPER_FL_ACCURACY = 98.42
 PAPER_FLDP_ACCURACY = 85.98

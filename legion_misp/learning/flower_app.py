@@ -33,7 +33,9 @@ import numpy as np
 from .aggregators import make_aggregator
 from .data import Dataset
 from .dpsgd import augment
-from .federation import (
+from .model_io import ModelFile, save_model
+from .preprocessing import get_preprocessor
+from .simulation import (
     MemberPlan,
     TrainingConfig,
     check_budget,
@@ -42,8 +44,6 @@ from .federation import (
     local_update,
     plan_member,
 )
-from .model_io import ModelFile, save_model
-from .preprocessing import get_preprocessor
 
 try:
     from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict

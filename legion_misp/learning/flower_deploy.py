@@ -30,7 +30,7 @@ from typing import IO, Any
 import numpy as np
 
 from .data import Dataset, Splits
-from .federation import TrainingConfig
+from .simulation import TrainingConfig
 
 INSTALL_HINT = "pip install 'legion-misp[federated]'"
 APP_MODULE = "legion_flower_app"

@@ -96,7 +96,7 @@ def _drop_reasons(report: Any) -> list[str]:
 
 
 def _stix_bundle(events: list[dict[str, Any]]) -> dict[str, Any]:
-    from connectors.convert import MispToStix
+    from legion_misp.stix.codec import MispToStix
 
     converter = MispToStix()
     objects = [json.loads(obj.data) for event in events for obj in converter.convert(event)]

@@ -64,7 +64,7 @@ def decode_bundle(data: Any) -> list[dict[str, Any]]:
 
 def checked_objects(objects: list[Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Objects that pass the connector's checks, and the refused ones (id → reason)."""
-    from connectors.convert import ObjectRejected, check_object
+    from legion_misp.stix.codec import ObjectRejected, check_object
 
     good, refused = [], {}
     for index, obj in enumerate(objects):
@@ -104,7 +104,7 @@ def verified_objects(objects: list[dict[str, Any]], guard: Any) -> tuple[list[di
 
 
 def import_bundle(request: dict[str, Any]) -> dict[str, Any]:
-    from connectors.convert import ConversionError, stix_to_misp
+    from legion_misp.stix.codec import ConversionError, stix_to_misp
 
     good, refused = checked_objects(decode_bundle(request.get("data")))
     guard, state = open_guard(request)

@@ -423,7 +423,7 @@ def open_ledger(config, *, create: bool = False,
                 clock: Callable[[], float] = time.time) -> Ledger:  # config: legion_misp.config.Config
     """The ledger configured in ``[ledger]``. A missing file raises :class:`LedgerMissing` unless ``create``
     (``legion budget init``)."""
-    from ..schema import parse_duration
+    from ..timeutil import parse_duration
 
     section = config.section("ledger")
     return Ledger(config.resolve_path(section["path"]), budget_epsilon=section["epsilon"],

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import register_section
 from ..errors import ConfigError, ConfigProblem
-from ..schema import Key, in_range, is_duration, one_of, parse_duration
+from ..schema import Key, in_range, one_of
+from ..timeutil import is_duration, parse_duration
 from .mechanisms import truncated_end_delta
 
 if TYPE_CHECKING:

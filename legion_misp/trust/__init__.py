@@ -26,6 +26,7 @@ For the MISP import module (a bundle in, a MISP event out), the pure path is::
     event = apply_corroboration(event, refs, decisions)                    # to_ids + legion:corroboration tags
 """
 
+from ..errors import KeyFileError, SigningError, TrustError
 from . import settings as _settings  # noqa: F401  (registers the [federation] trust keys)
 from .canonical import CanonicalizationError, canonicalize, signing_payload, without_signature
 from .corroboration import (
@@ -38,9 +39,8 @@ from .corroboration import (
     indicator_refs,
     sighting_of,
 )
-from .errors import KeyFileError, SigningError, TrustError
 from .extension import EXTENSION_ID, SIGNATURE_SCHEMA, extension_definition, published_constants
-from .federation import PullGuard, TrustPolicy
+from .guard import PullGuard, TrustPolicy
 from .keys import KeyInfo, generate_key_file, load_private_key, public_key_text, rotate_key_file
 from .roster import KeyStatus, Member, MemberKey, Roster, key_id
 from .settings import TrustSettings

@@ -183,7 +183,7 @@ def sighting_of(obj: dict[str, Any], *, signer: str | None, key_id: str | None, 
     key = indicator_key(obj) if not obj.get("revoked") else None
     if key is None or signer is None or not isinstance(obj.get("id"), str):
         return None
-    from .timeutil import parse_time
+    from ..timeutil import parse_time
 
     try:
         published = min(parse_time(obj.get("modified") or obj.get("created")), received)

@@ -24,9 +24,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ..errors import SecretError
+from ..errors import KeyFileError, SecretError
 from ..secrets import Secret
-from .errors import KeyFileError
 from .roster import key_id
 
 KEY_FILE_MODE = 0o600

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import decode_ed25519_public_key
 from ..errors import ConfigError, ConfigProblem
-from .timeutil import parse_time
+from ..timeutil import parse_time
 
 if TYPE_CHECKING:
     from ..config import Config

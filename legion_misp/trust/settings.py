@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import MEMBER_KEYS, is_ed25519_public_key, register_keys
-from ..schema import Key, in_range, is_duration, parse_duration
-from .timeutil import is_timestamp
+from ..schema import Key, in_range
+from ..timeutil import is_duration, is_timestamp, parse_duration
 
 if TYPE_CHECKING:
     from ..config import Config

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ..errors import KeyFileError, SigningError
 from .canonical import CanonicalizationError, signing_payload
-from .errors import KeyFileError, SigningError
 from .extension import ALGORITHM, EXTENSION_ID, constant_objects
 from .keys import KeyInfo, load_private_key
 

@@ -13,8 +13,8 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..timeutil import UTC, parse_time
 from .corroboration import Sighting
-from .timeutil import UTC, parse_time
 from .verify import AcceptedVersion
 
 _SCHEMA = """

@@ -38,10 +38,10 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ..timeutil import parse_time
 from .canonical import CanonicalizationError, canonicalize, signature_entry, signing_payload, without_signature
 from .extension import ALGORITHM, constant_objects
 from .roster import KeyStatus, Roster
-from .timeutil import parse_time
 
 
 class Code(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from legion_misp.learning.accounting import calibrate_noise_multiplier, compute_epsilon, prv_epsilon
-from legion_misp.learning.federation import TrainingConfig, plan_member
+from legion_misp.learning.simulation import TrainingConfig, plan_member
 
 DELTA = 1e-5
 

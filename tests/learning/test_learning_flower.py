@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from legion_misp.learning.data import load_spambase, partition_iid, stratified_split
-from legion_misp.learning.federation import LEDGER_SCOPE
 from legion_misp.learning.model_io import load_model
+from legion_misp.learning.simulation import LEDGER_SCOPE
 
 pytest.importorskip("flwr")
 flower_deploy = pytest.importorskip("legion_misp.learning.flower_deploy")

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from legion_misp.demo.federation import SimMember, ip_indicator, report
+from legion_misp.demo.attacks import SimMember, ip_indicator, report
 from legion_misp.mispmod import federation_import
 from tests.helpers import FIXTURES
 

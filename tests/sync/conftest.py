@@ -15,8 +15,8 @@ import pytest
 
 from connectors.job import SyncJob
 from connectors.settings import CollectionSettings, SyncSettings
-from connectors.testing.servers import MedallionServer, OpenTaxiiServer
 from legion_misp.secrets import Secret
+from tests.support.servers import MedallionServer, OpenTaxiiServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stix"  # public fixtures, licences there
 PASSWORDS = {"orgA": "orgA-pass", "orgB": "orgB-pass", "orgC": "orgC-pass"}

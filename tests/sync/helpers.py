@@ -6,7 +6,7 @@ from collections import Counter
 
 import requests
 
-from connectors.testing.events import attribute_values
+from tests.support.events import attribute_values
 
 MEDIA = "application/taxii+json;version=2.1"
 

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from connectors.job import run_lock
-from connectors.testing.events import make_event
 from legion_misp.cli import main
 from legion_misp.stores import FeedStore
+from tests.support.events import make_event
 
 from .helpers import server_objects
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.testing.events import make_event
 from legion_misp.stores import MemoryEventStore
+from tests.support.events import make_event
 
 from .conftest import PASSWORDS, make_job
 from .helpers import assert_each_once, normalised, server_objects

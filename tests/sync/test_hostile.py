@@ -10,8 +10,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from connectors.state import SyncState
-from connectors.testing.servers import free_port
 from legion_misp.stores import MemoryEventStore
+from tests.support.servers import free_port
 
 from .conftest import PASSWORDS, load_fixture, make_job, settings_for
 from .helpers import MEDIA, post_raw

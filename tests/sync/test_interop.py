@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.testing.events import make_event
 from legion_misp.stores import MemoryEventStore
+from tests.support.events import make_event
 
 from .conftest import PASSWORDS, load_fixture, make_job
 from .helpers import assert_each_once, normalised, post_raw, server_objects

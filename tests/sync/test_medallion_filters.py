@@ -6,7 +6,7 @@ import copy
 import datetime as dt
 import random
 
-from connectors.medallion_compat import _ORIGINAL, fix_find_att, fix_slow_filters
+from legion_misp.demo.medallion_compat import _ORIGINAL, fix_find_att, fix_slow_filters
 
 
 def _stamp(seconds: int) -> str:

@@ -13,11 +13,11 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from connectors.datastore import TaxiiCollectionSource
-from connectors.errors import AccessDeniedError, AuthenticationError, TransportError
-from connectors.testing.events import make_event
-from connectors.testing.servers import free_port
 from connectors.transport import RetryingSession, TaxiiClient, format_timestamp, parse_timestamp, rewind
+from legion_misp.errors import AccessDeniedError, AuthenticationError, TransportError
 from legion_misp.stores import MemoryEventStore
+from tests.support.events import make_event
+from tests.support.servers import free_port
 
 from .conftest import PASSWORDS, collection_for, make_job, settings_for
 from .helpers import MEDIA
@@ -69,7 +69,7 @@ def test_denied_write_is_403_on_medallion_and_404_on_opentaxii(tmp_path, medalli
 def test_next_expiry_resumes_from_cursor(tmp_path):
     """medallion with a 1 s next-token lifetime; pages processed slowly → the token dies mid-run; the run resumes
     from its cursor and still gets everything."""
-    from connectors.testing.servers import MedallionServer
+    from tests.support.servers import MedallionServer
 
     server = MedallionServer(tmp_path / "m", users=PASSWORDS, collections={"shared": {}}, max_page_size=4,
                              session_timeout=1, check_interval=1).start()

@@ -18,18 +18,17 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from connectors.datastore import MemoryStixCollection
-from connectors.errors import TransportError
 from connectors.publish import Publisher
 from connectors.pull import Puller
-from connectors.retry import retry_quarantine
+from connectors.quarantine import retry_quarantine
 from connectors.settings import CollectionSettings, SyncSettings
 from connectors.state import SyncState
-from connectors.testing.events import make_event
-from connectors.testing.servers import free_port
 from connectors.transport import TaxiiClient
 from legion_misp.config import parse_config
-from legion_misp.errors import ConfigError
+from legion_misp.errors import ConfigError, TransportError
 from legion_misp.stores import MemoryEventStore
+from tests.support.events import make_event
+from tests.support.servers import free_port
 
 from .conftest import collection_for, settings_for
 from .helpers import MEDIA

@@ -7,15 +7,15 @@ import json
 
 import pytest
 
-from connectors.convert import ObjectRejected, check_object, nesting_depth
 from connectors.datastore import MemoryStixCollection
-from connectors.errors import SanitizerUnavailableError
 from connectors.publish import Publisher
 from connectors.pull import REVOKED_TAG, Puller
 from connectors.sanitize import resolve_sanitizer, unwrap_sanitized
 from connectors.state import SyncState
-from connectors.testing.events import make_event
+from legion_misp.errors import SanitizerUnavailableError
+from legion_misp.stix.codec import ObjectRejected, check_object, nesting_depth
 from legion_misp.stores import FeedStore, MemoryEventStore
+from tests.support.events import make_event
 
 from .conftest import settings_for
 
@@ -379,8 +379,8 @@ class _FailingAfter(MemoryStixCollection):
         self.all, self.size, self.fail_after = objects, size, pages
 
     def pages(self, cursor, *, page_size):
-        from connectors.errors import TransportError
         from connectors.transport import Page
+        from legion_misp.errors import TransportError
 
         for number, start in enumerate(range(0, len(self.all), self.size)):
             if number == self.fail_after:
@@ -390,7 +390,7 @@ class _FailingAfter(MemoryStixCollection):
 
 
 def test_pages_completed_before_a_failure_are_committed_with_their_cursor(tmp_path):
-    from connectors.errors import TransportError
+    from legion_misp.errors import TransportError
 
     published = MemoryStixCollection()
     _publish(tmp_path / "x", [make_event(i, 5) for i in range(4)], published)

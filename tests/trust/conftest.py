@@ -15,10 +15,10 @@ import pytest
 
 from connectors.job import RunSummary, SyncJob
 from connectors.state import SyncState
-from connectors.testing.servers import MedallionServer
-from legion_misp.demo.federation import SimMember, build_roster, serialise
+from legion_misp.demo.attacks import SimMember, build_roster, serialise
 from legion_misp.stores import MemoryEventStore
 from legion_misp.trust import Roster, TrustPolicy, TrustSettings
+from tests.support.servers import MedallionServer
 from tests.sync.conftest import collection_for, settings_for
 from tests.sync.helpers import post_raw
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from connectors.convert import stix_to_misp
-from legion_misp.demo.federation import ATTACKS, SimMember, ip_indicator, report, run_scenario
+from legion_misp.demo.attacks import ATTACKS, SimMember, ip_indicator, report, run_scenario
 from legion_misp.demo.stages import STAGES
+from legion_misp.stix.codec import stix_to_misp
 from legion_misp.trust import (
     Roster,
     TrustState,

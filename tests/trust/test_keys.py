@@ -15,8 +15,8 @@ from legion_misp.cli import main
 from legion_misp.config import parse_config
 from legion_misp.errors import ConfigError
 from legion_misp.log import RedactingFilter
+from legion_misp.timeutil import parse_time
 from legion_misp.trust import KeyFileError, Signer, generate_key_file, load_private_key, rotate_key_file
-from legion_misp.trust.timeutil import parse_time
 
 CONFIG = """[organisation]
 name = "Example Energy Ltd"

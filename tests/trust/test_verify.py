@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from legion_misp.demo.federation import SimMember, forged, ip_indicator
+from legion_misp.demo.attacks import SimMember, forged, ip_indicator
 from legion_misp.errors import ConfigError
 from legion_misp.trust import EXTENSION_ID, AcceptedVersion, Code, Roster, Verifier, verify_bundle
 from legion_misp.trust.extension import TLP_MARKINGS, extension_definition

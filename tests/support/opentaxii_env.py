@@ -69,5 +69,5 @@ def _run(command: list[str], timeout: float) -> None:
         raise OpenTaxiiEnvError(f"{' '.join(command[:5])} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
 
-if __name__ == "__main__":  # python -m connectors.testing.opentaxii_env
+if __name__ == "__main__":  # python -m tests.support.opentaxii_env
     print(ensure_venv())

@@ -12,7 +12,7 @@ from legion_misp.learning.aggregators import FedAvg, MultiKrum
 from legion_misp.learning.byzantine import Scaling
 from legion_misp.learning.data import load_spambase, partition_iid
 from legion_misp.learning.experiment import prepare_seed
-from legion_misp.learning.federation import (
+from legion_misp.learning.simulation import (
     LEDGER_SCOPE,
     Member,
     MemberPlan,

@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from .aggregators import FedAvg
-from .data import SPAMBASE_DESCRIPTION, load_spambase, partition_iid
-from .experiment import prepare_seed
-from .features import spambase_features_from_misp
-from .federation import Member, TrainingConfig, plan_member, simulate
-from .model_io import ModelFile, load_model, save_model
+from ..learning.aggregators import FedAvg
+from ..learning.data import SPAMBASE_DESCRIPTION, load_spambase, partition_iid
+from ..learning.experiment import prepare_seed
+from ..learning.features import spambase_features_from_misp
+from ..learning.model_io import ModelFile, load_model, save_model
+from ..learning.simulation import Member, TrainingConfig, plan_member, simulate
 
 DEMO_MEMBERS, DEMO_EPSILON = 4, 1.64
 SAMPLE_EMAIL = {"name": "email", "Attribute": [

@@ -1,7 +1,7 @@
 """A small federation with honest members and one malicious member, on a real TAXII 2.1 server (127.0.0.1).
 
 Its helpers (attacks, indicators, events) are used by the ``legion demo`` federation stage
-(:mod:`legion_misp.demo.federation_stage`, on the real example events); :func:`run_scenario` is the same attack set
+(:mod:`legion_misp.demo.sharing_stage`, on the real example events); :func:`run_scenario` is the same attack set
 on synthetic indicators, for the trust tests. Honest members publish through the real sync
 path (misp-stix, signing, envelopes); the malicious member posts hand-made objects straight to the server, the
 way a compromised member would. Nothing here is needed in production.
@@ -35,9 +35,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ..timeutil import format_time
 from ..trust import EXTENSION_ID, Roster, Signer, public_key_text, signing_payload
 from ..trust.signing import b64url
-from ..trust.timeutil import format_time
 
 NAMESPACE = uuid.UUID("0d7c4a5e-93b1-4f4e-9a63-5b0f2d1c7e42")
 
@@ -179,11 +179,11 @@ def run_scenario(workdir: Path) -> ScenarioResult:
     import shutil
     import time
 
-    from connectors.embedded import EmbeddedTaxiiServer
     from connectors.job import SyncJob
     from connectors.settings import CollectionSettings, SyncSettings
     from connectors.state import SyncState
     from connectors.transport import TaxiiClient
+    from legion_misp.demo.taxii_server import EmbeddedTaxiiServer
 
     from ..secrets import Secret
     from ..stores import MemoryEventStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from legion_misp.demo import DemoContext
-from legion_misp.learning.demo_stage import learning_stage
+from legion_misp.demo.learning_stage import learning_stage
 from legion_misp.learning.model_io import load_model
 
 

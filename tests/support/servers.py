@@ -3,7 +3,7 @@
 - :class:`MedallionServer`: medallion 3.0.0 (memory backend, saved to its data file after each write so a SIGKILL
   and restart keep what it accepted), from the current interpreter.
 - :class:`OpenTaxiiServer`: OpenTAXII 0.10.0b1 (SQLite) from its own virtual environment
-  (:mod:`connectors.testing.opentaxii_env`), configured with its own CLI (``opentaxii-add-api-root``,
+  (:mod:`tests.support.opentaxii_env`), configured with its own CLI (``opentaxii-add-api-root``,
   ``opentaxii-add-collection``, ``opentaxii-create-account``) and served by Werkzeug's ``run_simple`` on a free port.
 
 Both bind to 127.0.0.1 only. Passwords given to them are test fixtures, never real secrets.
@@ -133,7 +133,7 @@ class MedallionServer:
         }
         self.data_path = self.workdir / "data.json"
         self.data_path.write_text(json.dumps(data), encoding="utf-8")
-        config = {"backend": {"module": "connectors.testing.medallion_backend",
+        config = {"backend": {"module": "tests.support.medallion_backend",
                               "module_class": "PersistentMemoryBackend", "filename": str(self.data_path),
                               "session_timeout": session_timeout, "check_interval": check_interval},
                   "users": dict(users), "taxii": {"max_page_size": max_page_size}}

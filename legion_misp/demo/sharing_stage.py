@@ -16,7 +16,7 @@ Every member has its own folder ``<out>/members/<pseudonym>/`` (wiped at the sta
   corroboration (f = 1: at least two distinct members).
 
 ``member-m`` is malicious: it publishes a flood of invented indicators (properly signed, so accepted, but never
-``to_ids``) and performs every attack of :data:`~legion_misp.demo.federation.ATTACKS`. ``members/taxii-objects.json``
+``to_ids``) and performs every attack of :data:`~legion_misp.demo.attacks.ATTACKS`. ``members/taxii-objects.json``
 keeps a copy of everything the server held at the end, and ``members/federation-result.json`` the figures the
 report shows (read by the end-to-end test).
 """
@@ -224,9 +224,9 @@ class MemberResult:
 def federation_stage(ctx: DemoContext) -> StageResult:
     """Four members on one loopback TAXII server: each honest member sanitises, signs and publishes its feed,
     member-m floods and attacks, and each honest member pulls, verifies and corroborates into its own feed."""
-    from connectors.embedded import EmbeddedTaxiiServer
+    from legion_misp.demo.taxii_server import EmbeddedTaxiiServer
 
-    from .federation import SimMember
+    from .attacks import SimMember
 
     members_dir = ctx.out_dir / "members"
     if members_dir.is_dir() and not members_dir.is_symlink():
@@ -296,7 +296,7 @@ def _run_federation(ctx: DemoContext, members_dir: Path, configs: dict[str, Any]
     from ..stores import MemoryEventStore, open_store
     from ..trust import EXTENSION_ID, Signer, load_private_key
     from ..trust.corroboration import TAG_PREFIX
-    from .federation import ATTACKS, ip_indicator, misp_event, serialise, tampered
+    from .attacks import ATTACKS, ip_indicator, misp_event, serialise, tampered
 
     results = {p: MemberResult(p, ORG_NAMES[p]) for p in HONEST}
     shared_stores: dict[str, FeedStore] = {}
@@ -422,7 +422,7 @@ def _run_federation(ctx: DemoContext, members_dir: Path, configs: dict[str, Any]
 
 def _forged(obj: dict[str, Any], claimed: str, claimed_key_id: str, actual_key: Any) -> dict[str, Any]:
     """``obj`` with a well-formed signature entry naming member ``claimed`` and its key id, but made with
-    ``actual_key`` (like :func:`~legion_misp.demo.federation.forged`, without the victim's key at hand)."""
+    ``actual_key`` (like :func:`~legion_misp.demo.attacks.forged`, without the victim's key at hand)."""
     from ..trust import EXTENSION_ID, signing_payload
     from ..trust.signing import b64url
 

@@ -3,7 +3,7 @@
 medallion 3.0.0's memory backend loses everything on restart; the fault tests kill the server mid-push and restart
 it, which only means something if what it had accepted survives. Writes go to a temporary file and are renamed.
 
-Importing this module also applies :func:`connectors.medallion_compat.fix_find_att` (objects with their own
+Importing this module also applies :func:`legion_misp.demo.medallion_compat.fix_find_att` (objects with their own
 ``version`` property, such as the signature extension's ``extension-definition``, would otherwise make every GET
 answer 500).
 """
@@ -16,7 +16,7 @@ import threading
 
 from medallion.backends.memory_backend import MemoryBackend
 
-from connectors.medallion_compat import fix_find_att
+from legion_misp.demo.medallion_compat import fix_find_att
 
 fix_find_att()
 

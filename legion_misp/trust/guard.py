@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..stores import EventStore, UpsertResult
+from ..timeutil import utc_now
 from .canonical import signature_entry
 from .corroboration import (
     Corroboration,
@@ -33,7 +34,6 @@ from .corroboration import (
 from .roster import KeyStatus, Roster
 from .settings import TrustSettings
 from .state import TrustState
-from .timeutil import utc_now
 from .verify import Verdict, Verifier, remember
 
 if TYPE_CHECKING:

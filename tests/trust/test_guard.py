@@ -7,9 +7,9 @@ import datetime as dt
 
 import requests
 
-from connectors.retry import retry_quarantine
+from connectors.quarantine import retry_quarantine
 from connectors.state import SyncState
-from legion_misp.demo.federation import SimMember, forged, ip_indicator, misp_event, roster_entries, tampered
+from legion_misp.demo.attacks import SimMember, forged, ip_indicator, misp_event, roster_entries, tampered
 from legion_misp.stores.events import iter_attributes
 from legion_misp.trust import EXTENSION_ID, Roster, Signer, extension_definition
 from legion_misp.trust.corroboration import TAG_PREFIX
