@@ -124,8 +124,12 @@ COLLECTION_KEYS: tuple[Key, ...] = (
 
 FEDERATION_KEYS: tuple[Key, ...] = (
     Key("name", str, "legion-federation", "The federation's name."),
-    Key("pseudonym_key", str, None, "Federation-wide HMAC key for keyed pseudonyms, as 'env:NAME' or 'file:PATH'.",
-        secret=True),
+    Key("pseudonym_key", str, None, "Federation-wide HMAC key for keyed pseudonyms, as 'env:NAME' or 'file:PATH': "
+        "hex of at least 32 random bytes (`legion keys pseudonym` creates it). Every member holds it, so members can "
+        "brute-force low-entropy values.", secret=True),
+    Key("pseudonym_epoch", str, "1", "Label of the pseudonym key's epoch: mixed into every pseudonym and tagged "
+        "legion:pseudonym-epoch on pseudonymised attributes. Rotate the key and change the label (e.g. each "
+        "quarter) to bound how long pseudonyms stay linkable."),
     Key("members", list, [], "The member roster ([[federation.members]] tables).", item_schema=MEMBER_KEYS),
     Key("collections", list, [], "TAXII collections to sync ([[federation.collections]] tables).",
         item_schema=COLLECTION_KEYS),

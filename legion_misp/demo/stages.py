@@ -69,7 +69,9 @@ def _demo_federation_key(out_dir: Path) -> bytes:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(secrets.token_hex(32))
-    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+    from ..privacy.pseudonyms import key_from_text
+
+    return key_from_text(path.read_text(encoding="utf-8"))
 
 
 def sanitize_examples(ctx: DemoContext) -> StageResult:

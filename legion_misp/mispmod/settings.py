@@ -14,6 +14,7 @@ from typing import Any
 
 from ..config import Config, load_config
 from ..errors import ConfigError
+from ..privacy.pseudonyms import PseudonymKeyError, key_from_text
 from ..secrets import Secret, is_secret_reference
 from .common import ModuleInputError
 
@@ -37,8 +38,8 @@ def federation_key(settings: dict[str, str], config: Config) -> bytes | None:
     if not is_secret_reference(reference):
         raise ModuleInputError("federation_key must be 'env:NAME' or 'file:PATH', never the key itself")
     try:
-        return Secret(reference, config.base_dir).reveal().encode("utf-8")
-    except ConfigError as exc:
+        return key_from_text(Secret(reference, config.base_dir).reveal())
+    except (ConfigError, PseudonymKeyError) as exc:
         raise ModuleInputError(str(exc)) from exc
 
 

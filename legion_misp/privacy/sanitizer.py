@@ -45,7 +45,7 @@ from .mechanisms import (
 )
 from .noise_store import NoiseRequest, TransientBook
 from .policy import Policy
-from .pseudonyms import Pseudonymizer, PseudonymKeyError
+from .pseudonyms import Pseudonymizer, PseudonymKeyError, key_from_text
 from .report import EventReport
 from .scrub import ProtectedContent
 
@@ -56,6 +56,7 @@ LEGION_NAMESPACE = uuid_module.UUID("5b0c1f3e-9a8d-4e52-b1c7-3f6d2a9e8c41")
 SIGHTING_SUMMARY_OBJECT = "legion-sighting-summary"
 TAG_PSEUDONYMISED = "legion:pseudonymised"
 TAG_NOISED = "legion:dp-noised"
+TAG_PSEUDONYM_EPOCH = "legion:pseudonym-epoch"
 
 _EVENT_KEYS = ("uuid", "info", "date", "threat_level_id", "analysis", "timestamp", "publish_timestamp", "published",
                "extends_uuid")
@@ -134,9 +135,10 @@ class Sanitizer:
         ``seed`` switches to :class:`SeededNoise` (tests only, not private).
         """
         policy = Policy.from_config(config)
-        key = pseudonym_key if pseudonym_key is not None else _federation_key(config)
+        epoch = config.section("federation")["pseudonym_epoch"]
         try:
-            pseudonymizer = Pseudonymizer(key) if key is not None else None
+            key = pseudonym_key if pseudonym_key is not None else _federation_key(config)
+            pseudonymizer = Pseudonymizer(key, epoch=epoch) if key is not None else None
         except PseudonymKeyError as exc:
             raise ConfigError(f"[federation] pseudonym_key: {exc}") from exc
         return cls(policy, pseudonymizer=pseudonymizer, noise=SeededNoise(seed) if seed is not None else None)
@@ -409,7 +411,8 @@ class Sanitizer:
             clean["comment"] = self._scrub(clean["comment"], work, f"{target} comment")
         clean["Tag"] = self._tags(attribute, work, target)
         if attribute_type in self.policy.pseudonymise_types:
-            clean["Tag"].append({"name": TAG_PSEUDONYMISED})
+            clean["Tag"] += [{"name": TAG_PSEUDONYMISED},
+                             {"name": f'{TAG_PSEUDONYM_EPOCH}="{self.pseudonymizer.epoch}"'}]
         clean["Galaxy"] = self._galaxies(attribute.get("Galaxy", []), work, target)
         if attribute.get("Sighting"):
             work.report.add("removed", f"{target} sightings",
@@ -707,7 +710,7 @@ def _federation_key(config: Config) -> bytes | None:
     if reference is None:
         return None
     secret = config.secret(reference)
-    return secret.reveal().encode("utf-8") if secret is not None else None
+    return key_from_text(secret.reveal()) if secret is not None else None
 
 
 def pseudonym_organisation(pseudonym: str) -> dict[str, str]:

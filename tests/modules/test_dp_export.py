@@ -20,7 +20,7 @@ EXAMPLE_TOML = (REPO / "legion_misp" / "data" / "legion.example.toml").read_text
 @pytest.fixture
 def config_path(tmp_path):
     key = tmp_path / "federation.key"
-    key.write_text("federation-test-key-0123456789", encoding="utf-8")
+    key.write_text("9b2e4f61a8c03d75e1f9b6a2c4d8e07f3a5b1c9d2e6f4a8b0c7d3e5f1a9b2c4d", encoding="utf-8")
     key.chmod(0o600)
     # a file: reference, so the misp-modules server process (started once per session) can read it too
     text = EXAMPLE_TOML.replace('# pseudonym_key = "env:LEGION_PSEUDONYM_KEY"', 'pseudonym_key = "file:federation.key"')

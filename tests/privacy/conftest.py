@@ -41,7 +41,7 @@ window = "30d"
 sharing_groups = {{ "energy-isac" = ["energy-federation"] }}
 """
 
-FEDERATION_KEY = "test-federation-key-0123456789abcdef"
+FEDERATION_KEY = "5f1c9a0e7b3d42c8a6e1f09b7d35c2a48e6b1f0d9c7a53e2b4f8061d3a9c5e7b"  # 32 bytes, hex
 STAFF_NAMES = ["Margaret Holloway", "Dev Raghunathan"]
 
 
@@ -75,7 +75,7 @@ def policy(config) -> Policy:
 
 @pytest.fixture
 def sanitizer(policy: Policy) -> Sanitizer:
-    return Sanitizer(policy, pseudonymizer=Pseudonymizer(FEDERATION_KEY.encode()), noise=SeededNoise(7))
+    return Sanitizer(policy, pseudonymizer=Pseudonymizer(bytes.fromhex(FEDERATION_KEY)), noise=SeededNoise(7))
 
 
 def new_uuid() -> str:

@@ -202,3 +202,18 @@ def test_stats_dry_run_releases_nothing(tmp_path: Path, config_path: Path,
     assert code == 0 and "nothing released" in stdout
     assert not (tmp_path / "s").exists()
     assert open_ledger(load_config(config_path)).entries() == []
+
+
+def test_keys_pseudonym_creates_a_strong_0600_key_and_never_prints_it(tmp_path: Path, config_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from legion_misp.privacy.pseudonyms import key_from_text
+
+    out = tmp_path / "keys" / "pseudonym.key"
+    code, stdout, stderr = run(["--config", str(config_path), "keys", "pseudonym", "--out", str(out)], capsys)
+    assert code == 0, stderr
+    text = out.read_text()
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    assert len(key_from_text(text)) == 32 and text.strip() not in stdout + stderr
+    assert 'pseudonym_key = "file:' in stdout and "pseudonym_epoch" in stdout
+    code, _, stderr = run(["--config", str(config_path), "keys", "pseudonym", "--out", str(out)], capsys)
+    assert code == 2 and "already exists" in stderr and out.read_text() == text

@@ -38,7 +38,8 @@ class Clock:
 
 def _sanitizer(policy: Policy, seed: int, **changes) -> Sanitizer:
     policy = dataclasses.replace(policy, numeric_attributes={"counter": NumericBounds(0, 10_000, 1)}, **changes)
-    return Sanitizer(policy.validate(), pseudonymizer=Pseudonymizer(FEDERATION_KEY.encode()), noise=SeededNoise(seed))
+    return Sanitizer(policy.validate(), pseudonymizer=Pseudonymizer(bytes.fromhex(FEDERATION_KEY)),
+                     noise=SeededNoise(seed))
 
 
 def _iso(epoch: float) -> str:
