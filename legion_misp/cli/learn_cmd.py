@@ -42,31 +42,52 @@ def _training_options(func: Any) -> Any:
         click.option("--clip-norm", default=0.5, show_default=True, type=click.FloatRange(0, min_open=True)),
         click.option("--accountant", type=click.Choice(["pld", "rdp"]), default="pld", show_default=True),
         click.option("--partition", type=click.Choice(["iid", "label-skew"]), default="iid", show_default=True),
-        click.option("--seed", default=0, show_default=True, type=int, help="Seed of split, sampling and noise."),
+        click.option("--size-bound", default=None, type=click.IntRange(1),
+                     help="Declared PUBLIC bound on each member's number of training records: the DP-SGD schedule "
+                          "is built on it, never on the exact size, which is never sent [default: an even share of "
+                          "the bundled public training split]."),
+        click.option("--seed", default=0, show_default=True, type=int,
+                     help="Seed of the data split (and, except for `export`, of sampling and noise)."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
+_CONFIG_KEYS = ("members", "rounds", "epsilon", "no_dp", "delta", "local_epochs", "batch_size", "clip_norm",
+                "accountant", "size_bound")
+
+
 def _config(members: int, rounds: int, epsilon: float, no_dp: bool, delta: float, local_epochs: int,
-            batch_size: int, clip_norm: float, accountant: str) -> Any:
+            batch_size: int, clip_norm: float, accountant: str, size_bound: int) -> Any:
     from legion_misp.learning.simulation import TrainingConfig
 
     return TrainingConfig(rounds=rounds, local_epochs=local_epochs, batch_size=batch_size, clip_norm=clip_norm,
-                          epsilon=None if no_dp else epsilon, delta=delta, accountant=accountant)
+                          epsilon=None if no_dp else epsilon, delta=delta, accountant=accountant,
+                          size_bound=size_bound)
 
 
 def _ledger(ledger_dir: str | None, budget: float, member: str) -> Any:
     if ledger_dir is None:
         return None
+    from legion_misp.learning.simulation import LEARNING_DELTA_BUDGET
     from legion_misp.privacy.ledger import Ledger
 
-    return Ledger(Path(ledger_dir) / f"{member}.sqlite", budget_epsilon=budget)
+    return Ledger(Path(ledger_dir) / f"{member}.sqlite", budget_epsilon=budget, budget_delta=LEARNING_DELTA_BUDGET)
+
+
+def secure_training_rng(test_seed: int | None) -> Any:
+    """The generator of DP-SGD sampling and noise: numpy PCG64 seeded with 128 bits from the OS CSPRNG, or (tests
+    only, NOT private) a fixed seed."""
+    import secrets
+
+    import numpy as np
+
+    return np.random.default_rng(secrets.randbits(128) if test_seed is None else [test_seed, 1])
 
 
 def _run_simulation(opts: dict[str, Any], *, aggregator: str, byzantine: str | None, byzantine_count: int,
-                    ledger_dir: str | None, budget: float) -> tuple[Any, Any, Any]:
+                    ledger_dir: str | None, budget: float, training_rng: Any = None) -> tuple[Any, Any, Any]:
     import numpy as np
 
     from legion_misp.learning.aggregators import make_aggregator
@@ -75,12 +96,14 @@ def _run_simulation(opts: dict[str, Any], *, aggregator: str, byzantine: str | N
     from legion_misp.learning.experiment import prepare_seed
     from legion_misp.learning.simulation import Member, check_budget, plan_member, simulate
 
-    config = _config(**{k: opts[k] for k in ("members", "rounds", "epsilon", "no_dp", "delta", "local_epochs",
-                                             "batch_size", "clip_norm", "accountant")})
     splits = prepare_seed(load_spambase(), opts["seed"])
+    bound = opts["size_bound"] or -(-len(splits.train.y) // opts["members"])
+    config = _config(**{k: opts[k] for k in _CONFIG_KEYS if k != "size_bound"}, size_bound=bound)
     rng = np.random.default_rng([opts["seed"], 1])
     divide = partition_iid if opts["partition"] == "iid" else partition_label_skew
     parts = divide(splits.train, opts["members"], rng)
+    if training_rng is not None:
+        rng = training_rng
     members = []
     for k, part in enumerate(parts, start=1):
         name = f"member-{k}"
@@ -186,7 +209,11 @@ def experiment(preset: str, out_dir: str, seeds: int | None, no_plots: bool) -> 
 @click.option("--ledger-dir", type=click.Path(file_okay=False), default=None,
               help="Debit one SQLite privacy ledger per member in this folder.")
 @click.option("--budget-epsilon", default=10.0, show_default=True, type=float)
-def export(out_path: str, aggregator: str, ledger_dir: str | None, budget_epsilon: float, **opts: Any) -> None:
+@click.option("--test-seed", type=int, default=None,
+              help="TESTS ONLY, NOT PRIVATE: a fixed seed for DP-SGD sampling and noise (the model file says so). "
+                   "Without it the noise generator is seeded from the OS CSPRNG.")
+def export(out_path: str, aggregator: str, ledger_dir: str | None, budget_epsilon: float, test_seed: int | None,
+           **opts: Any) -> None:
     """Train the federation in-process on the bundled Spambase data and write the model file.
 
     The file (JSON with schema, sha256, ε, δ, data description, feature-extractor version and the threshold chosen
@@ -204,16 +231,22 @@ def export(out_path: str, aggregator: str, ledger_dir: str | None, budget_epsilo
         raise click.ClickException(f"{out_path} exists; refusing to overwrite")
     try:
         result, config, rule = _run_simulation(opts, aggregator=aggregator, byzantine=None, byzantine_count=0,
-                                               ledger_dir=ledger_dir, budget=budget_epsilon)
+                                               ledger_dir=ledger_dir, budget=budget_epsilon,
+                                               training_rng=secure_training_rng(test_seed))
     except BudgetExceeded as err:
         raise _budget_error(err) from err
+    if test_seed is not None:
+        click.echo("Warning: --test-seed given: the model's noise is NOT private (tests only).", err=True)
     final = result.rounds[-1]
     model = ModelFile(
         coef=result.weights[:-1], intercept=float(result.weights[-1]), threshold=result.threshold,
         epsilon=final.epsilon, delta=config.delta if config.private else None,
         accountant=config.accountant if config.private else None, data=SPAMBASE_DESCRIPTION,
         training={**config.to_dict(), "members": opts["members"], "partition": opts["partition"],
-                  "aggregator": rule.describe(), "engine": "in-process simulation", "seed": opts["seed"],
+                  "aggregator": rule.describe(), "engine": "in-process simulation", "split_seed": opts["seed"],
+                  "noise": ("numpy PCG64 seeded from the OS CSPRNG (secrets.randbits(128))" if test_seed is None
+                            else f"FIXED TEST SEED {test_seed}: NOT PRIVATE (tests only)"),
+                  "noise_private": test_seed is None,
                   "test_metrics": {k: v for k, v in final.metrics.items() if k != "confusion"}},
     )
     digest = save_model(model, out_path)
@@ -248,10 +281,10 @@ def flower(workdir: str | None, model_out: str | None, aggregator: str, ledger_d
     from legion_misp.learning.data import load_spambase, partition_iid, partition_label_skew, stratified_split
     from legion_misp.learning.flower_deploy import FlowerDeploymentError, run_local_deployment
 
-    config = _config(**{k: opts[k] for k in ("members", "rounds", "epsilon", "no_dp", "delta", "local_epochs",
-                                             "batch_size", "clip_norm", "accountant")})
     rng = np.random.default_rng([opts["seed"], 0])
     splits = stratified_split(load_spambase(), rng=rng)
+    bound = opts["size_bound"] or -(-len(splits.train.y) // opts["members"])
+    config = _config(**{k: opts[k] for k in _CONFIG_KEYS if k != "size_bound"}, size_bound=bound)
     divide = partition_iid if opts["partition"] == "iid" else partition_label_skew
     parts = divide(splits.train, opts["members"], rng)
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="legion-flower-"))

@@ -15,7 +15,7 @@ from ..learning.data import SPAMBASE_DESCRIPTION, load_spambase, partition_iid
 from ..learning.experiment import prepare_seed
 from ..learning.features import spambase_features_from_misp
 from ..learning.model_io import ModelFile, load_model, save_model
-from ..learning.simulation import Member, TrainingConfig, plan_member, simulate
+from ..learning.simulation import LEARNING_DELTA_BUDGET, Member, TrainingConfig, plan_member, simulate
 
 DEMO_MEMBERS, DEMO_EPSILON = 4, 1.64
 SAMPLE_EMAIL = {"name": "email", "Attribute": [
@@ -62,11 +62,12 @@ def learning_stage(ctx: Any) -> Any:
     for stale in out.glob("ledger-member-*.sqlite*"):
         stale.unlink()  # demo only: every demo run starts each member with a full budget
     for name, epsilon in (("fl", None), ("fl+dp", DEMO_EPSILON)):
-        config = TrainingConfig(epsilon=epsilon)
+        config = TrainingConfig(epsilon=epsilon, size_bound=-(-len(splits.train.y) // DEMO_MEMBERS))  # public share
         parts = partition_iid(splits.train, DEMO_MEMBERS, np.random.default_rng(1))
         members = [
             Member(f"member-{k}", p.X, p.y, plan_member(len(p), config),
-                   ledger=Ledger(out / f"ledger-member-{k}.sqlite", budget_epsilon=10.0) if epsilon else None)
+                   ledger=Ledger(out / f"ledger-member-{k}.sqlite", budget_epsilon=10.0,
+                                 budget_delta=LEARNING_DELTA_BUDGET) if epsilon else None)
             for k, p in enumerate(parts, start=1)
         ]
         results[name] = simulate(members, config, FedAvg(), validation=splits.validation, test=splits.test,

@@ -143,7 +143,9 @@ def run_scenario(
 ) -> list[dict[str, Any]]:
     """Run one scenario for one seed; return one record per round with metrics and the MI advantage."""
     rng = np.random.default_rng([seed, 1, zlib.crc32(repr(scenario.key()).encode())])
-    config = replace(preset.training, epsilon=scenario.epsilon, delta=preset.delta)
+    # the declared public size bound: an even share of the public training split (never a member's exact size)
+    config = replace(preset.training, epsilon=scenario.epsilon, delta=preset.delta,
+                     size_bound=-(-len(splits.train.y) // scenario.members))
     if scenario.partition == "iid":
         parts = partition_iid(splits.train, scenario.members, rng)
     else:

@@ -59,6 +59,10 @@ class TrainingConfig:
     delta : float
         Target δ per member.
     accountant : {"pld", "rdp"}
+    size_bound : int
+        Declared **public** bound on a member's number of training records. The DP-SGD schedule (sampling rate
+        ``q = batch_size / size_bound``, steps, noise multiplier) and the update's denominator are derived from it,
+        never from the exact private size, and the exact size is never sent (updates carry the bound).
     """
 
     rounds: int = 3
@@ -71,6 +75,7 @@ class TrainingConfig:
     epsilon: float | None = 1.64
     delta: float = 1e-5
     accountant: str = "pld"
+    size_bound: int = 1024
 
     def __post_init__(self) -> None:
         checks = {
@@ -84,6 +89,7 @@ class TrainingConfig:
             "epsilon": self.epsilon is None or self.epsilon > 0,
             "delta": 0 < self.delta < 1,
             "accountant": self.accountant in ACCOUNTANTS,
+            "size_bound": self.size_bound >= 1,
         }
         for name, ok in checks.items():
             if not ok:
@@ -104,15 +110,19 @@ class TrainingConfig:
         return cls(**dict(values))
 
 
+LEARNING_DELTA_BUDGET = 1e-4  # most δ a member's learning ledger accepts per window (a run spends its δ once)
+
+
 @dataclass(frozen=True)
 class MemberPlan:
     """One member's DP-SGD schedule and privacy cost, fixed before training.
 
     Attributes
     ----------
-    n_examples : int
+    size_bound : int
+        The declared public size bound the schedule is built on (not the member's exact size).
     sampling_rate : float
-        ``q = min(1, batch_size / n_examples)``.
+        ``q = min(1, batch_size / size_bound)``.
     steps_per_round : int
     noise_multiplier : float
         ``z`` (0.0 without DP).
@@ -123,7 +133,7 @@ class MemberPlan:
         ε after rounds 1, 2, …, ``rounds`` (empty without DP), computed by the accountant at planning time.
     """
 
-    n_examples: int
+    size_bound: int
     sampling_rate: float
     steps_per_round: int
     noise_multiplier: float
@@ -155,7 +165,9 @@ class MemberPlan:
 def plan_member(n_examples: int, config: TrainingConfig) -> MemberPlan:
     """Calibrate a member's noise multiplier for ``config.epsilon`` over all rounds × local steps.
 
-    Runs before training; also computes the ε after each round (for ledger debits and reports).
+    Runs before training; also computes the ε after each round (for ledger debits and reports). The schedule
+    depends only on public values (``config.size_bound``, batch size, epochs, rounds): ``n_examples`` is only
+    checked to be positive.
 
     Raises
     ------
@@ -164,17 +176,18 @@ def plan_member(n_examples: int, config: TrainingConfig) -> MemberPlan:
     """
     if n_examples < 1:
         raise ValueError("a member needs at least one training example")
-    rate = min(1.0, config.batch_size / n_examples)
-    steps = config.local_epochs * math.ceil(n_examples / config.batch_size)
+    bound = config.size_bound
+    rate = min(1.0, config.batch_size / bound)
+    steps = config.local_epochs * math.ceil(bound / config.batch_size)
     if config.epsilon is None:
-        return MemberPlan(n_examples, rate, steps, 0.0, config.rounds, config.delta, config.accountant)
+        return MemberPlan(bound, rate, steps, 0.0, config.rounds, config.delta, config.accountant)
     accountant = config.accountant  # validated by TrainingConfig
     z = calibrate_noise_multiplier(config.epsilon, config.delta, rate, steps * config.rounds, accountant)  # type: ignore[arg-type]
     epsilons = tuple(
         DPSGDAccounting(z, rate, r * steps).epsilon(config.delta, accountant)  # type: ignore[arg-type]
         for r in range(1, config.rounds + 1)
     )
-    return MemberPlan(n_examples, rate, steps, z, config.rounds, config.delta, accountant, epsilons)
+    return MemberPlan(bound, rate, steps, z, config.rounds, config.delta, accountant, epsilons)
 
 
 def local_update(
@@ -202,6 +215,7 @@ def local_update(
         momentum=config.momentum,
         l2=config.l2,
         rng=rng,
+        expected_batch=plan.sampling_rate * plan.size_bound,
     )
     return w - global_weights
 
@@ -325,7 +339,7 @@ def simulate(
     for round_number in range(1, config.rounds + 1):
         updates = np.stack([m.honest_update(weights, config, round_number, rng) for m in members])
         updates = _apply_behaviours(members, updates, rng)
-        sizes = np.array([m.plan.n_examples for m in members], dtype=float)
+        sizes = np.array([m.plan.size_bound for m in members], dtype=float)  # public bounds, not exact sizes
         weights = weights + aggregator.aggregate(updates, sizes, global_weights=weights)
         threshold, metrics = evaluate(weights, validation, test)
         epsilons = [m.plan.epsilon_after(round_number) for m in members]
