@@ -257,16 +257,11 @@ class Ledger:
 
     def lookup_noise(self, datums: list[str]) -> dict[str, tuple[str, int]]:
         """Stored ``datum -> (value_tag, noisy)`` for the given datum tags (read only)."""
-        found: dict[str, tuple[str, int]] = {}
         connection = self._connect()
         try:
-            for datum in datums:
-                row = connection.execute("SELECT value_tag, noisy FROM noise WHERE datum = ?", (datum,)).fetchone()
-                if row is not None:
-                    found[datum] = (row[0], int(row[1]))
+            return self._existing(connection, datums)
         finally:
             connection.close()
-        return found
 
     def paid_charges(self, keys: list[str]) -> set[str]:
         """Which once-ever charge keys are already paid."""
@@ -325,24 +320,35 @@ class Ledger:
 
     def _record_rows(self, connection: sqlite3.Connection, rows: list[NoiseRow]) -> dict[str, int]:
         now = self._clock()
+        existing = self._existing(connection, [row.datum for row in rows])
         stored: dict[str, int] = {}
+        inserts, updates = [], []
         for row in rows:
-            existing = connection.execute("SELECT value_tag, noisy FROM noise WHERE datum = ?",
-                                          (row.datum,)).fetchone()
-            if existing is not None and existing[0] == row.value_tag:
-                stored[row.datum] = int(existing[1])
+            found = existing.get(row.datum)
+            if found is not None and found[0] == row.value_tag:
+                stored[row.datum] = found[1]  # another process recorded this value first: keep its noise
                 continue
-            if existing is None:
-                connection.execute(
-                    "INSERT INTO noise (datum, value_tag, kind, noisy, draws, epsilon, first_at, last_at) "
-                    "VALUES (?, ?, ?, ?, 1, ?, ?, ?)", (row.datum, row.value_tag, row.kind, int(row.noisy),
-                                                        row.epsilon, now, now))
+            if found is None:
+                inserts.append((row.datum, row.value_tag, row.kind, int(row.noisy), row.epsilon, now, now))
             else:
-                connection.execute("UPDATE noise SET value_tag = ?, noisy = ?, draws = draws + 1, epsilon = ?, "
-                                   "last_at = ? WHERE datum = ?",
-                                   (row.value_tag, int(row.noisy), row.epsilon, now, row.datum))
+                updates.append((row.value_tag, int(row.noisy), row.epsilon, now, row.datum))
             stored[row.datum] = int(row.noisy)
+        connection.executemany("INSERT INTO noise (datum, value_tag, kind, noisy, draws, epsilon, first_at, last_at) "
+                               "VALUES (?, ?, ?, ?, 1, ?, ?, ?)", inserts)
+        connection.executemany("UPDATE noise SET value_tag = ?, noisy = ?, draws = draws + 1, epsilon = ?, "
+                               "last_at = ? WHERE datum = ?", updates)
         return stored
+
+    @staticmethod
+    def _existing(connection: sqlite3.Connection, datums: list[str]) -> dict[str, tuple[str, int]]:
+        found: dict[str, tuple[str, int]] = {}
+        for start in range(0, len(datums), 500):
+            chunk = datums[start:start + 500]
+            query = "SELECT datum, value_tag, noisy FROM noise WHERE datum IN ({})".format(  # noqa: S608
+                ",".join("?" * len(chunk)))  # placeholders only: the values are bound parameters
+            for datum, tag, noisy in connection.execute(query, chunk):
+                found[datum] = (tag, int(noisy))
+        return found
 
     def released_fingerprints(self, sink: str) -> dict[str, str]:
         """``event tag -> fingerprint`` of what the last releases wrote to ``sink`` (to skip unchanged events)."""

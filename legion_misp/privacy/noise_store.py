@@ -127,20 +127,25 @@ class PersistentBook(_Keyed):
     ledger : the ledger (its file holds the noise store).
     what, scope : how the spends are labelled in the ledger.
     now : the release time (tree steps); default the ledger's clock.
+    defer : keep fresh noise pending until :meth:`flush` (one transaction for many events). The caller must flush
+        before anything noised through this book is shared, and re-sanitise when ``flush`` reports a conflict.
     """
 
     dry_run = False
 
-    def __init__(self, ledger: Ledger, *, what: str, scope: str, now: float | None = None):
+    def __init__(self, ledger: Ledger, *, what: str, scope: str, now: float | None = None, defer: bool = False):
         super().__init__(ledger)
         self.what = what
         self.scope = scope
         self.now = ledger._clock() if now is None else now
+        self.defer = defer
         self.paid_this_release: set[str] = set()
         self.spent = PrivacyCost()
         self.entries: list[int] = []
         self.fresh = 0
         self.reused = 0
+        self._pending_rows: dict[str, NoiseRow] = {}
+        self._pending_charges: list[Charge] = []
 
     def _within_release(self, charge: Charge) -> Charge:
         """A once-ever charge whose parallel group this release already paid is recorded at no extra cost."""
@@ -150,7 +155,10 @@ class PersistentBook(_Keyed):
 
     def resolve(self, requests: list[NoiseRequest]) -> Resolution:
         tags = [self._tags(r) for r in requests]
-        stored = self.ledger.lookup_noise(sorted({d for d, _ in tags}))
+        unknown = sorted({d for d, _ in tags if d not in self._pending_rows})
+        stored = self.ledger.lookup_noise(unknown) if unknown else {}
+        pending = self._pending_rows
+        stored.update({d: (pending[d].value_tag, pending[d].noisy) for d, _ in tags if d in pending})
         values: dict[str, int] = {}
         rows: dict[str, NoiseRow] = {}
         charges: list[Charge] = []
@@ -166,20 +174,39 @@ class PersistentBook(_Keyed):
             rows[datum] = NoiseRow(datum, value_tag, request.kind, int(request.draw()), request.epsilon)
             charges.append(request.charge if found is None else (request.redraw or request.charge))
         event_charges = _unique_charges(charges)
-        due = [self._within_release(c) for c in event_charges if c.once or c.key not in self.paid_this_release]
-        if rows or due:
-            entry, debited, committed = self.ledger.commit_release(charges=due, rows=list(rows.values()),
-                                                                   what=self.what, scope=self.scope)
-            values.update(committed)
-            self.paid_this_release.update(c.group or c.key for c in due if c.epsilon > 0 or c.delta > 0)
-            self.paid_this_release.update(c.key for c in due if not c.once)
-            self.spent = self.spent + PrivacyCost(*debited)
-            if entry is not None:
-                self.entries.append(entry)
         self.fresh += len(rows)
         self.reused += reused
+        if self.defer:
+            self._pending_rows.update(rows)
+            self._pending_charges.extend(event_charges)
+            values.update({d: row.noisy for d, row in rows.items()})
+        elif rows or event_charges:
+            values.update(self._commit(list(rows.values()), event_charges))
         return Resolution(values=[values[d] for d, _ in tags], fresh=len(rows), reused=reused,
                           charges=event_charges)
+
+    def _commit(self, rows: list[NoiseRow], charges: list[Charge]) -> dict[str, int]:
+        due = [self._within_release(c) for c in _unique_charges(charges)
+               if c.once or c.key not in self.paid_this_release]
+        if not rows and not due:
+            return {}
+        entry, debited, committed = self.ledger.commit_release(charges=due, rows=rows, what=self.what,
+                                                               scope=self.scope)
+        self.paid_this_release.update(c.group or c.key for c in due if c.epsilon > 0 or c.delta > 0)
+        self.paid_this_release.update(c.key for c in due if not c.once)
+        self.spent = self.spent + PrivacyCost(*debited)
+        if entry is not None:
+            self.entries.append(entry)
+        return committed
+
+    def flush(self) -> bool:
+        """Record and pay the pending noise (one transaction). Returns True when another process had recorded a
+        different value for some datum first: the events resolved since the last flush must be sanitised again
+        (they will now republish the stored values)."""
+        rows, charges = list(self._pending_rows.values()), self._pending_charges
+        self._pending_rows, self._pending_charges = {}, []
+        committed = self._commit(rows, charges)
+        return any(committed.get(row.datum, row.noisy) != row.noisy for row in rows)
 
 
 class DryRunBook(_Keyed):

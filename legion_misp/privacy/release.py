@@ -41,6 +41,7 @@ from .sanitizer import Sanitizer
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[EventReport], None]
+BATCH_EVENTS = 200  # events whose fresh noise is recorded in one transaction before they are written
 
 
 @dataclass
@@ -108,7 +109,8 @@ def sanitize_events(source: EventSource, sink: EventSink | None, sanitizer: Sani
         cost = sanitizer.release_cost()
         if ledger is None and (cost.epsilon > 0 or cost.delta > 0):
             raise ValueError("a release that spends privacy budget needs a ledger")
-        book = PersistentBook(ledger, what=what, scope=scope, now=now) if ledger is not None else TransientBook(now)
+        book = PersistentBook(ledger, what=what, scope=scope, now=now, defer=True) if ledger is not None \
+            else TransientBook(now)
     skip = _Unchanged(ledger, sink, sanitizer, book.now) if not dry_run and ledger is not None else None
     try:
         with _batch(sink if not dry_run else None):
@@ -192,6 +194,7 @@ def _all_attributes(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def _reports(source: EventSource, sink: EventSink | None, sanitizer: Sanitizer, book: Any,
              summary: ReleaseSummary, skip: _Unchanged | None) -> Iterator[EventReport]:
     read_errors: list[StoreError] = []
+    batch: list[_Pending] = []
     for event in source.query(on_error=read_errors.append):
         for error in read_errors:
             if error.event_uuid == event["uuid"]:  # e.g. a stale manifest entry: the event itself was read
@@ -209,16 +212,44 @@ def _reports(source: EventSource, sink: EventSink | None, sanitizer: Sanitizer, 
         except StoreError as exc:
             yield _failed(exc)
             continue
+        batch.append(_Pending(event, location, tags, shared, report))
+        if len(batch) >= BATCH_EVENTS:
+            yield from _settle_batch(batch, sink, sanitizer, book, summary, skip)
+    yield from _settle_batch(batch, sink, sanitizer, book, summary, skip)
+    yield from (_failed(e) for e in read_errors)
+
+
+@dataclass
+class _Pending:
+    event: dict[str, Any]
+    location: str | None
+    tags: tuple[str, str] | None
+    shared: dict[str, Any] | None
+    report: EventReport
+
+
+def _settle_batch(batch: list[_Pending], sink: EventSink | None, sanitizer: Sanitizer, book: Any,
+                  summary: ReleaseSummary, skip: _Unchanged | None) -> Iterator[EventReport]:
+    """Record and pay the batch's fresh noise (one transaction), then write its events: nothing noised is
+    written before its noise is recorded. If another process recorded a datum first, the batch is sanitised
+    again and republishes the stored values."""
+    if not batch:
+        return
+    if isinstance(book, PersistentBook) and book.flush():
+        for item in batch:
+            item.shared, item.report = sanitizer.sanitize(item.event, location=item.location, book=book)
+        book.flush()
+    for item in batch:
         if not book.dry_run and sink is not None:
             try:
-                _write(sink, shared, report, summary)
+                _write(sink, item.shared, item.report, summary)
             except StoreError as exc:
                 yield _failed(exc)
                 continue
-            if skip is not None and report.outcome != "failed":
-                skip.done(tags, shared is not None)
-        yield report
-    yield from (_failed(e) for e in read_errors)
+            if skip is not None and item.report.outcome != "failed":
+                skip.done(item.tags, item.shared is not None)
+        yield item.report
+    batch.clear()
 
 
 def _write(sink: EventSink, shared: dict[str, Any] | None, report: EventReport, summary: ReleaseSummary) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from legion_misp.config import load_config
 from legion_misp.privacy.ledger import BudgetExceeded, Ledger, open_ledger
+from legion_misp.privacy.release import BATCH_EVENTS
 from legion_misp.stores import FeedStore
 
 from .conftest import attribute, event, write_config, write_feed
@@ -68,24 +69,27 @@ def test_cli_refuses_an_overspending_release_before_writing(tmp_path: Path) -> N
 
 def test_kill_9_mid_release_then_restart_never_leaves_the_ledger_below_what_was_released(tmp_path: Path) -> None:
     config_path = write_config(tmp_path / "conf")
-    events = [event(attribute("ip-dst", f"203.0.113.{i}"), timestamp=str(1_700_000_000 + i)) for i in range(12)]
+    total = BATCH_EVENTS + 12  # one batch is recorded and written before the release blocks on the last event
+    events = [event(attribute("ip-dst", f"203.0.113.{i % 250}"), timestamp=str(1_700_000_000 + i))
+              for i in range(total)]
     feed = write_feed(tmp_path / "feed", events)
     blocker = feed / f"{events[-1]['uuid']}.json"  # the last event in manifest order
     saved = blocker.read_bytes()
     blocker.unlink()
-    os.mkfifo(blocker)  # reading it blocks: the release stops mid-way, after 11 events are written
+    os.mkfifo(blocker)  # reading it blocks: the release stops mid-way, after a batch of events is written
     out_dir = tmp_path / "out"
     process = legion(config_path, "sanitize", "--in", str(feed), "--out", str(out_dir))
     deadline = time.monotonic() + 120
-    while len(event_files(out_dir)) < 11 and process.poll() is None and time.monotonic() < deadline:
+    while len(event_files(out_dir)) < BATCH_EVENTS and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert process.poll() is None, process.communicate()
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
 
+    time.sleep(0.5)  # the process is blocked on the last event's file
     released = event_files(out_dir)
-    assert len(released) == 11
+    assert len(released) == BATCH_EVENTS
     for path in released:  # every released file is complete
         assert json.loads(path.read_text(encoding="utf-8"))["Event"]["uuid"] == path.stem
     assert not list(out_dir.glob(".*.tmp"))
@@ -98,9 +102,9 @@ def test_kill_9_mid_release_then_restart_never_leaves_the_ledger_below_what_was_
     restart = legion(config_path, "sanitize", "--in", str(feed), "--out", str(out_dir))
     _, stderr = restart.communicate(timeout=120)
     assert restart.returncode == 0, stderr
-    assert len(event_files(out_dir)) == 12
+    assert len(event_files(out_dir)) == total
     assert FeedStore(out_dir).check() == []
-    # the re-run republishes the recorded noise: the 11 files are byte-identical and nothing more is spent
+    # the re-run republishes the recorded noise: the written files are byte-identical and nothing more is spent
     assert {name: (out_dir / name).read_bytes() for name in before} == before
     assert ledger.spent()[0] == pytest.approx(RELEASE_EPSILON)
     assert len(ledger.entries()) == 1
