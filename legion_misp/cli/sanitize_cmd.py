@@ -148,9 +148,14 @@ def _on_event(report: EventReport, writer: _JsonReport, dry_run: bool) -> None:
 def _print_summary(summary: ReleaseSummary, out_dir: Path, report_path: str | None) -> None:
     verb = "would share" if summary.dry_run else "shared"
     actions = ", ".join(f"{k} {v}" for k, v in summary.as_dict()["actions"].items())
-    click.echo(f"{summary.events_read} events read: {verb} {summary.shared}, dropped {summary.dropped}, "
-               f"failed {summary.failed}" + (f", withdrew {summary.withdrawn}" if summary.withdrawn else ""))
+    unchanged = f" ({summary.unchanged} unchanged since the last release: skipped)" if summary.unchanged else ""
+    click.echo(f"{summary.events_read + summary.unchanged} events read{unchanged}: {verb} {summary.shared}, "
+               f"dropped {summary.dropped}, failed {summary.failed}"
+               + (f", withdrew {summary.withdrawn}" if summary.withdrawn else ""))
     click.echo(f"changes: {actions}")
+    if not summary.dry_run:
+        click.echo(f"noised values: {summary.fresh_noise} fresh (recorded before writing), "
+                   f"{summary.republished_noise} republished from the noise store")
     cost = f"ε {summary.cost.epsilon:g}, δ {summary.cost.delta:.2g}"
     if summary.dry_run:
         click.echo(f"release cost (not debited, dry run): {cost}")

@@ -510,7 +510,7 @@ class Sanitizer:
                     block = continual.node_block(level, index, horizon)
                     requests.append(NoiseRequest(
                         kind="sighting-node", identity=f"{clean.get('uuid')}/{kind_index}/{level}/{index}",
-                        value=count, draw=partial(tree.draw_node, count, self.noise), epsilon=tree.node_epsilon,
+                        value=count, draw=partial(tree.draw_node, count, self.noise), epsilon=tree.epsilon,
                         charge=Charge(f"sighting-tree block {block}", tree.epsilon, once=True,
                                       group="sighting-tree"),
                         redraw=Charge("sighting-tree re-draw", tree.epsilon)))
