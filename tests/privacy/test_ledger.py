@@ -163,3 +163,48 @@ def test_a_second_overlapping_release_is_refused_only_for_its_fresh_noise(tmp_pa
     assert process.returncode == 1 and "privacy budget exceeded" in stderr
     assert not (tmp_path / "out" / f"{timed['uuid']}.json").exists()
     assert open_ledger(load_config(config_path)).spent()[0] == pytest.approx(RELEASE_EPSILON)
+
+
+def test_the_ledger_clock_only_moves_forward(tmp_path: Path) -> None:
+    from legion_misp.privacy.ledger import Charge, LedgerClockError
+
+    now = [2_000_000.0]
+    ledger = Ledger(tmp_path / "l.sqlite", budget_epsilon=1.0, window_days=30, clock=lambda: now[0])
+    ledger.spend(epsilon=1.0, what="spent at t")
+    now[0] -= 31 * 86400  # the clock set back past the window would reopen the whole budget
+    with pytest.raises(LedgerClockError, match="only moves forward"):
+        ledger.spend(epsilon=0.5, what="replayed")
+    with pytest.raises(LedgerClockError):
+        ledger.commit_release(charges=[Charge("time", 0.5)], rows=[], what="noise", scope="t")
+    assert [e.what for e in ledger.entries()] == ["spent at t"]
+    now[0] += 62 * 86400
+    ledger.spend(epsilon=1.0, what="a month later")
+    assert ledger.high_water_mark() == now[0]
+
+
+def test_budget_show_says_when_each_amount_comes_back(tmp_path: Path) -> None:
+    now = [1_800_000_000.0]
+    ledger = Ledger(tmp_path / "l.sqlite", budget_epsilon=3.0, window_days=30, clock=lambda: now[0])
+    ledger.spend(epsilon=1.0, what="first")
+    now[0] += 10 * 86400
+    ledger.spend(epsilon=0.5, delta=1e-9, what="second")
+    assert ledger.comes_back() == [(1_800_000_000.0 + 30 * 86400, 1.0, 0.0),
+                                   (1_800_000_000.0 + 40 * 86400, 0.5, 1e-9)]
+    now[0] += 20 * 86400 + 1  # the first spend has left the window
+    assert ledger.comes_back() == [(1_800_000_000.0 + 40 * 86400, 0.5, 1e-9)]
+    assert ledger.remaining()[0] == pytest.approx(2.5)
+
+
+def test_cli_budget_show_covers_the_noise_store_and_comes_back(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path / "conf")
+    feed = write_feed(tmp_path / "feed", [event(attribute("domain", "a.example.net",
+                                                          first_seen="2024-01-01T00:00:00+00:00"))])
+    assert legion(config_path, "sanitize", "--in", str(feed), "--out", str(tmp_path / "out")).wait(120) == 0
+    shown = legion(config_path, "budget", "show")
+    stdout, _ = shown.communicate(timeout=120)
+    assert shown.returncode == 0
+    assert "comes back" in stdout and "noise store" in stdout and "sighting-node" in stdout and "time" in stdout
+    as_json = legion(config_path, "budget", "show", "--json")
+    document = json.loads(as_json.communicate(timeout=120)[0])
+    assert document["noise_store"]["kinds"]["time"]["values"] == 1
+    assert document["comes_back"][0]["epsilon"] == pytest.approx(document["spent_epsilon"])
