@@ -105,7 +105,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
              target="<= 2x the plain JSON copy", met=ratio <= 2.0),
         _row("ε spent by the second release", spent_second, "ε", baseline=f"first release: ε {spent_first:g}",
              target="0", met=spent_second == 0.0 and second.unchanged == count),
-        _row(f"first release of {count} events (persistent noise recorded before each event is written)",
+        _row(f"first release of {count} events (fresh noise recorded in batches before the events are written)",
              first_seconds, "s", baseline=f"{first.shared} shared, {noise_rows} noised values stored",
              target="info"),
     ]
