@@ -63,6 +63,23 @@ def node_count(steps: Iterable[int], level: int, index: int) -> int:
     return sum(1 for s in steps if low <= s < high)
 
 
+class LazyNoise:
+    """A vector of node noise drawn in one call, only when a first node is actually drawn (so a dry run or a
+    release that republishes every node samples nothing)."""
+
+    def __init__(self, noise, scale: float, size: int):
+        self._noise = noise
+        self._scale = scale
+        self._size = size
+        self._values = None
+
+    def add(self, count: int, index: int) -> int:
+        """``count`` plus the noise reserved for request ``index``."""
+        if self._values is None:
+            self._values = self._noise.discrete_laplace(self._scale, self._size)
+        return int(count) + int(self._values[index])
+
+
 class ContinualCountMechanism:
     """The binary-tree counter's privacy map (see the module docstring).
 

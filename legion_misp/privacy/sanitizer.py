@@ -502,18 +502,19 @@ class Sanitizer:
         nodes = continual.dyadic_nodes(origin_step, end_step, horizon) if end_step > origin_step else []
         work.sighting_threshold = max(self.policy.sightings_threshold, tree.threshold_floor(len(nodes)))
         requests: list[NoiseRequest] = []
+        charges = {block: Charge(f"sighting-tree block {block}", tree.epsilon, once=True, group="sighting-tree")
+                   for block in {continual.node_block(level, index, horizon) for level, index in nodes}}
+        redraw = Charge("sighting-tree re-draw", tree.epsilon)
+        lazy = continual.LazyNoise(self.noise, tree.scale_, 2 * len(nodes) * len(work.shared_attributes))
         for original, clean in work.shared_attributes:
             steps = _sighting_steps(original, step, event_block, origin_step, end_step, work.timestamp)
             for kind_index in (0, 1):
                 for level, index in nodes:
                     count = continual.node_count(steps[kind_index], level, index)
-                    block = continual.node_block(level, index, horizon)
                     requests.append(NoiseRequest(
                         kind="sighting-node", identity=f"{clean.get('uuid')}/{kind_index}/{level}/{index}",
-                        value=count, draw=partial(tree.draw_node, count, self.noise), epsilon=tree.epsilon,
-                        charge=Charge(f"sighting-tree block {block}", tree.epsilon, once=True,
-                                      group="sighting-tree"),
-                        redraw=Charge("sighting-tree re-draw", tree.epsilon)))
+                        value=count, draw=partial(lazy.add, count, len(requests)), epsilon=tree.epsilon,
+                        charge=charges[continual.node_block(level, index, horizon)], redraw=redraw))
         per_attribute = 2 * len(nodes)
         work.report.mechanisms.append("sighting-counts")
 
