@@ -33,7 +33,7 @@ from .ledger import Charge, Ledger, NoiseRow
 from .mechanisms import PrivacyCost
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NoiseRequest:
     """One datum to noise.
 

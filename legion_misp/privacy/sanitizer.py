@@ -506,15 +506,19 @@ class Sanitizer:
                    for block in {continual.node_block(level, index, horizon) for level, index in nodes}}
         redraw = Charge("sighting-tree re-draw", tree.epsilon)
         lazy = continual.LazyNoise(self.noise, tree.scale_, 2 * len(nodes) * len(work.shared_attributes))
+        node_charges = [charges[continual.node_block(level, index, horizon)] for level, index in nodes]
+        node_names = [f"{level}/{index}" for level, index in nodes]
+        node_ranges = [(index << level, (index + 1) << level) for level, index in nodes]
         for original, clean in work.shared_attributes:
             steps = _sighting_steps(original, step, event_block, origin_step, end_step, work.timestamp)
+            prefix = str(clean.get("uuid"))
             for kind_index in (0, 1):
-                for level, index in nodes:
-                    count = continual.node_count(steps[kind_index], level, index)
+                kind_steps = steps[kind_index]
+                for name, (low, high), charge in zip(node_names, node_ranges, node_charges, strict=True):
+                    count = sum(1 for at in kind_steps if low <= at < high) if kind_steps else 0
                     requests.append(NoiseRequest(
-                        kind="sighting-node", identity=f"{clean.get('uuid')}/{kind_index}/{level}/{index}",
-                        value=count, draw=partial(lazy.add, count, len(requests)), epsilon=tree.epsilon,
-                        charge=charges[continual.node_block(level, index, horizon)], redraw=redraw))
+                        "sighting-node", f"{prefix}/{kind_index}/{name}", count,
+                        partial(lazy.add, count, len(requests)), charge, tree.epsilon, redraw))
         per_attribute = 2 * len(nodes)
         work.report.mechanisms.append("sighting-counts")
 
