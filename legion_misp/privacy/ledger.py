@@ -237,8 +237,16 @@ class Ledger:
 
     # ---- releases with persistent noise ----------------------------------------------------------------------
 
-    def store_key(self) -> bytes:
-        """The secret HMAC key of the noise store (32 random bytes, created once, kept in this file)."""
+    def store_key(self, *, create: bool = True) -> bytes | None:
+        """The secret HMAC key of the noise store (32 random bytes, created once, kept in this file). With
+        ``create=False`` (dry runs) a missing key is not created: None."""
+        if not create:
+            connection = self._connect()
+            try:
+                row = connection.execute("SELECT value FROM meta WHERE name = 'noise_key'").fetchone()
+            finally:
+                connection.close()
+            return bytes(row[0]) if row is not None else None
         connection = self._connect()
         try:
             connection.execute("BEGIN IMMEDIATE")

@@ -108,9 +108,9 @@ class TransientBook:
 
 
 class _Keyed:
-    def __init__(self, ledger: Ledger):
+    def __init__(self, ledger: Ledger, *, create_key: bool = True):
         self.ledger = ledger
-        self._key = ledger.store_key()
+        self._key = ledger.store_key(create=create_key) or b""
 
     def _tags(self, request: NoiseRequest) -> tuple[str, str]:
         name = f"{request.kind}\x00{request.identity}"
@@ -215,9 +215,11 @@ class DryRunBook(_Keyed):
     dry_run = True
 
     def __init__(self, ledger: Ledger | None = None, *, now: float | None = None):
+        if ledger is not None and ledger.store_key(create=False) is None:
+            ledger = None  # nothing was ever noised: everything would be fresh (and a dry run writes nothing)
         self.ledger = ledger
         if ledger is not None:
-            super().__init__(ledger)
+            super().__init__(ledger, create_key=False)
         self.now = time.time() if now is None else now
         self.would_charge: dict[str, Charge] = {}
 
