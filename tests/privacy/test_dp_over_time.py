@@ -248,3 +248,22 @@ def test_empirical_audit_of_the_continual_counter(policy: Policy, tmp_path: Path
 
     bound = empirical_epsilon_lower_bound(sums(60, 1), sums(61, 2), alpha=1e-4)
     assert bound <= tree.epsilon
+
+
+def test_the_sync_hook_records_noise_before_returning_and_its_dry_run_records_nothing(policy: Policy,
+                                                                                      tmp_path: Path) -> None:
+    from connectors.sanitize import SanitizerHook
+
+    sanitizer = _sanitizer(policy, seed=8)
+    ledger = Ledger(tmp_path / "l.sqlite", budget_epsilon=10.0)
+    event = _attacked_event(2, BLOCK_START + DAY)
+    dry = SanitizerHook(sanitizer, ledger).fresh("dry", dry_run=True)
+    assert dry(event) is not None
+    assert ledger.entries() == [] and ledger.noise_summary()["kinds"] == {}
+    hook = SanitizerHook(sanitizer, ledger).fresh("push")
+    first = hook(event)
+    recorded = ledger.noise_summary()["kinds"]
+    assert recorded["time"]["values"] > 0 and ledger.spent()[0] > 0  # recorded and paid when the hook returned
+    again = SanitizerHook(sanitizer, ledger).fresh("push again")
+    spent = ledger.spent()[0]
+    assert again(event) == first and ledger.spent()[0] == spent and again.spent.epsilon == 0
