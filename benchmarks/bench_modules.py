@@ -19,9 +19,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from click.testing import CliRunner
+import numpy as np
 
-from legion_misp.cli import cli
+from legion_misp.learning.data import SPAMBASE_DESCRIPTION, load_spambase
+from legion_misp.learning.experiment import prepare_seed
+from legion_misp.learning.model_io import ModelFile, save_model
+from legion_misp.learning.simulation import TrainingConfig, build_federation
 from legion_misp.mispmod import classify
 from legion_misp.mispmod.server import ModuleServer
 
@@ -31,11 +34,14 @@ BODIES = ["URGENT!!! You have WON $1,000,000 FREE money. Click here to claim you
 
 
 def export_model(path: Path) -> Path:
-    """The model file an admin would deploy: ``legion learn export`` (4 members, 3 rounds, ε = 1.64)."""
-    result = CliRunner().invoke(cli, ["learn", "export", "--out", str(path), "--members", "4", "--rounds", "3",
-                                      "--epsilon", "1.64"])
-    if result.exit_code != 0:
-        raise RuntimeError(f"legion learn export failed: {result.output}")
+    """The model file an admin would deploy, as ``legion learn export`` trains it (4 members, 3 rounds, ε = 1.64,
+    seed 0)."""
+    config = TrainingConfig(rounds=3, epsilon=1.64)
+    splits = prepare_seed(load_spambase(), 0)
+    rng = np.random.default_rng([0, 1])
+    result = build_federation(splits, config, members=4, rng=rng).train(config, splits, rng=rng)
+    save_model(ModelFile.from_result(result, config, data=SPAMBASE_DESCRIPTION,
+                                     training={"members": 4, "engine": "in-process simulation"}), path)
     return path
 
 

@@ -114,8 +114,8 @@ def generate(count: int, seed: int = 1) -> Iterator[dict[str, Any]]:
 
 
 def make_sanitizer() -> Any:
-    from legion_misp.config import load_default_config
     from legion_misp.privacy.sanitizer import Sanitizer
+    from legion_misp.sections import load_default_config
 
     return Sanitizer.from_config(load_default_config(base_dir=REPO), pseudonym_key=BENCH_KEY)
 

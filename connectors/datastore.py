@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -147,8 +148,6 @@ class MemoryStixCollection(StixSource, StixSink):
         self._clock = 0
 
     def add(self, objects: list[StixObject]) -> AddStatus:
-        import json
-
         status = AddStatus(status_id="memory", status="complete", total_count=len(objects))
         present = {(o["id"], o.get("modified")) for _, o in self.objects}
         for item in objects:

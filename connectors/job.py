@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from legion_misp.errors import (
     EXIT_ITEM_FAILURES,
@@ -35,6 +35,7 @@ from legion_misp.errors import (
 )
 from legion_misp.stores import EventStore, open_store
 from legion_misp.stores.events import event_tag_names
+from legion_misp.trust import KeyFileError, Signer, TrustPolicy
 
 from .datastore import TaxiiCollectionSink, TaxiiCollectionSource
 from .publish import Publisher, PushStats
@@ -43,9 +44,6 @@ from .sanitize import SanitizeHook, resolve_sanitizer
 from .settings import CollectionSettings, SyncSettings
 from .state import SyncState
 from .transport import TaxiiClient
-
-if TYPE_CHECKING:
-    from legion_misp.trust import Signer, TrustPolicy
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +179,6 @@ class SyncJob:
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> SyncJob:
         """A job for the configured collections, verifying with the roster and signing with our key."""
-        from legion_misp.trust import Signer, TrustPolicy
-
         kwargs.setdefault("trust", TrustPolicy.from_config(config))
         if "signer" not in kwargs and any(c.pushes for c in CollectionSettings.from_config(config)):
             kwargs["signer"] = Signer.from_config(config)
@@ -285,8 +281,6 @@ class SyncJob:
 def _check_signer_present(trust: TrustPolicy | None, signer: Signer | None) -> None:
     """A push needs our signing key whenever members require signatures (ours is the setting we know)."""
     if signer is None and trust is not None and trust.settings.require_signatures:
-        from legion_misp.trust import KeyFileError
-
         raise KeyFileError("nothing was published: [federation] private_key is not set, and members quarantine "
                            "unsigned objects (require_signatures = true). Create a key with `legion keys generate` "
                            "and add private_key = \"file:PATH\" to [federation]")

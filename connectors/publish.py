@@ -15,6 +15,7 @@ protocol constant.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from legion_misp.stix.codec import ConversionError, MispToStix, StixObject
 from legion_misp.stores.events import event_timestamp
+from legion_misp.trust import SigningError, published_constants
 
 from .datastore import ENVELOPE_OVERHEAD, StixSink, verify_failures
 from .settings import SyncSettings
@@ -137,8 +139,6 @@ class Publisher:
             self._complete(pending)
 
     def _sign(self, obj: StixObject) -> StixObject:
-        from legion_misp.trust import SigningError
-
         assert self.signer is not None
         try:
             return StixObject(id=obj.id, version=obj.version, type=obj.type, data=self.signer.sign_json(obj.data))
@@ -147,10 +147,6 @@ class Publisher:
 
     def _publish_constants(self) -> None:
         """The signature extension's definition and its creator, once per collection (unsigned constants)."""
-        import json
-
-        from legion_misp.trust import published_constants
-
         for constant in published_constants():
             obj = StixObject(id=constant["id"], version=constant["modified"], type=constant["type"],
                              data=json.dumps(constant, separators=(",", ":")).encode("utf-8"))

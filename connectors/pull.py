@@ -163,11 +163,14 @@ class Puller:
             return
         try:
             with self.state.transaction():
-                self.stats.corroborated += self.trust.refresh(self.store)
+                self.stats.corroborated += self.trust.refresh(self.store.get, self._save_refreshed)
         except StoreError as exc:  # retried at the next change of one of these indicators
             self.stats.store_failures += 1
             self.stats.failures.append(f"corroboration update: {exc}")
             log.warning("%s: could not update corroborated events: %s", self.key, exc)
+
+    def _save_refreshed(self, event: dict[str, Any]) -> bool:
+        return self.store.upsert(event, force=True) is UpsertResult.UPDATED
 
     def _cursor(self) -> str | None:
         if self.dry_run and self._dry_cursor is not None:

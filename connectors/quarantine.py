@@ -12,16 +12,18 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from legion_misp.stores import EventStore
+from legion_misp.stores import EventStore, open_store
+from legion_misp.trust import TrustPolicy
 
 from .datastore import StixSource
+from .job import run_lock
 from .pull import Puller
 from .settings import SyncSettings
 from .state import SyncState
 from .transport import Page
 
 if TYPE_CHECKING:
-    from legion_misp.trust import TrustPolicy
+    from legion_misp.config import Config
 
 
 class _Nothing(StixSource):
@@ -63,3 +65,13 @@ def retry_quarantine(state: SyncState, store: EventStore, settings: SyncSettings
                   if e.id in {x.id for x in entries} or (e.stix_id in retried_ids and e.at >= started)]
     still = min(len(entries), len({e.stix_id or e.id for e in open_after}))
     return len(entries) - still, still
+
+
+def retry_configured(config: Config, entry_ids: list[int] | None) -> tuple[int, int]:
+    """What ``legion sync quarantine retry`` runs: retry into the configured store, under the sync lock, every
+    object verified again by the organisation's trust policy (never waved through). Returns (resolved, still
+    quarantined)."""
+    settings = SyncSettings.from_config(config)
+    trust = TrustPolicy.from_config(config)
+    with run_lock(settings.lock_path), SyncState(settings.state_path) as db:
+        return retry_quarantine(db, open_store(config), settings, entry_ids, trust=trust)

@@ -1,19 +1,19 @@
 """The sanitise hook between the local store and publishing: ``event -> event | None``.
 
 Nothing is published unsanitised by default. :func:`resolve_sanitizer` returns, in order: the hook the caller
-passed; the real sanitiser from :mod:`legion_misp.privacy` (imported lazily, built from the configuration); the
-identity function only when the caller explicitly asked for ``--no-sanitize``. Otherwise it raises
-:class:`SanitizerUnavailableError` and nothing is pushed.
+passed; the organisation's :class:`~legion_misp.privacy.Sanitizer` built from the configuration (with its ε
+ledger); the identity function only when the caller explicitly asked for ``--no-sanitize``. Without a configuration
+and without ``--no-sanitize`` it raises :class:`SanitizerUnavailableError` and nothing is pushed.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from legion_misp.errors import SanitizerUnavailableError
+from legion_misp.privacy import Ledger, Sanitizer, open_ledger
 
 if TYPE_CHECKING:
     from legion_misp.config import Config
@@ -21,21 +21,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SanitizeHook = Callable[[dict[str, Any]], "dict[str, Any] | None"]
-
-# Where the sanitiser may live (first found wins): module, class name.
-_CANDIDATES = (("legion_misp.privacy", "Sanitizer"), ("legion_misp.privacy.sanitizer", "Sanitizer"))
-
-
-def find_sanitizer_class() -> Any | None:
-    for module_name, attribute in _CANDIDATES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        found = getattr(module, attribute, None)
-        if found is not None:
-            return found
-    return None
 
 
 class SanitizerHook:
@@ -49,7 +34,8 @@ class SanitizerHook:
     release (one per collection and run); in a dry run it draws, records and spends nothing.
     """
 
-    def __init__(self, sanitizer: Any, ledger: Any = None, *, what: str = "sync push", dry_run: bool = False):
+    def __init__(self, sanitizer: Sanitizer, ledger: Ledger | None = None, *, what: str = "sync push",
+                 dry_run: bool = False):
         self.sanitizer = sanitizer
         self.ledger = ledger
         self.what = what
@@ -76,35 +62,13 @@ class SanitizerHook:
         return getattr(self.book, "spent", None)
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        return unwrap_sanitized(self.sanitizer.sanitize(event, book=self.book))
+        shared, _report = self.sanitizer.sanitize(event, book=self.book)
+        return shared
 
 
-def sanitizer_from_config(config: Config) -> SanitizerHook | None:
-    """The real sanitiser as a hook (with the configured ε ledger), or None when ``legion_misp.privacy`` does not
-    provide one."""
-    cls = find_sanitizer_class()
-    if cls is None:
-        return None
-    from legion_misp.privacy.ledger import open_ledger
-
-    return SanitizerHook(cls.from_config(config), open_ledger(config))
-
-
-def unwrap_sanitized(result: Any) -> dict[str, Any] | None:
-    """Accept the sanitiser's result shapes: ``(event_or_None, report)``, an object with ``.event``, or a dict."""
-    if isinstance(result, tuple):
-        result = result[0]
-    if result is None:
-        return None
-    if isinstance(result, dict):
-        return result.get("Event", result) if isinstance(result.get("Event"), dict) else result
-    event = getattr(result, "event", None)
-    if isinstance(event, dict):
-        return event
-    to_dict = getattr(result, "to_dict", None)
-    if callable(to_dict):
-        return unwrap_sanitized(to_dict())
-    raise TypeError(f"the sanitiser returned {type(result).__name__}, not an event")
+def sanitizer_from_config(config: Config) -> SanitizerHook:
+    """The organisation's sanitiser as a hook, with the configured ε ledger."""
+    return SanitizerHook(Sanitizer.from_config(config), open_ledger(config))
 
 
 def identity(event: dict[str, Any]) -> dict[str, Any]:
@@ -118,9 +82,8 @@ def resolve_sanitizer(config: Config | None, *, hook: SanitizeHook | None = None
     if no_sanitize:
         log.warning("--no-sanitize: events are published exactly as stored, without the sanitiser")
         return identity
-    found = sanitizer_from_config(config) if config is not None else None
-    if found is None:
+    if config is None:
         raise SanitizerUnavailableError(
-            "no sanitiser is available (legion_misp.privacy provides none): refusing to publish unsanitised events. "
-            "Install/enable the sanitiser, or pass --no-sanitize if these events may be shared as they are")
-    return found
+            "no configuration to build the sanitiser from: refusing to publish unsanitised events. Give the "
+            "organisation's legion.toml, or pass --no-sanitize if these events may be shared as they are")
+    return sanitizer_from_config(config)

@@ -1,6 +1,6 @@
 """The ``[sync]`` configuration section and the validated :class:`SyncSettings` / :class:`CollectionSettings`.
 
-``[[federation.collections]]`` (defined by the foundation) says *where* to sync; ``[sync]`` says *how*: state file,
+``[[federation.collections]]`` (:data:`COLLECTIONS_KEY`) says *where* to sync; ``[sync]`` says *how*: state file,
 envelope caps, timeouts, retries, page size, revoked-object handling. Values are validated once, by the config
 loader, and frozen here; later code trusts them.
 """
@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from legion_misp.config import register_section
-from legion_misp.schema import Key, in_range, one_of
+from legion_misp.schema import Key, in_range, is_url, non_empty_str, one_of
 from legion_misp.timeutil import is_duration, parse_duration
 
 if TYPE_CHECKING:
@@ -55,7 +54,22 @@ SYNC_KEYS: tuple[Key, ...] = (
     Key("every", str, "15m", "Default interval of 'legion sync run --every'.", check=is_duration),
 )
 
-register_section("sync", SYNC_KEYS)
+COLLECTION_KEYS: tuple[Key, ...] = (
+    Key("url", str, doc="TAXII 2.1 API root URL.", check=is_url),
+    Key("collection", str, doc="Collection id (or alias, where the server supports it).", check=non_empty_str),
+    Key("direction", str, "both", "'push', 'pull' or 'both'.", check=one_of("push", "pull", "both")),
+    Key("peer", str, None, "For pulls: the pseudonym of the member publishing there (optional)."),
+    Key("username", str, None, "HTTP basic-auth user name."),
+    Key("password", str, None, "HTTP basic-auth password, as 'env:NAME' or 'file:PATH'.", secret=True),
+    Key("api_key", str, None, "API key sent as a bearer token, as 'env:NAME' or 'file:PATH'.", secret=True),
+    Key("verify_tls", bool, True, "Verify the server's TLS certificate."),
+    Key("ca_bundle", str, None, "CA bundle (PEM) for a server with a private CA."),
+    Key("client_cert", str, None, "Client certificate (PEM) for mutual TLS."),
+    Key("client_key", str, None, "Client private key (PEM) for mutual TLS, as 'file:PATH'.", secret=True),
+)
+
+COLLECTIONS_KEY = Key("collections", list, [], "TAXII collections to sync ([[federation.collections]] tables).",
+                      item_schema=COLLECTION_KEYS)
 
 
 @dataclass(frozen=True)

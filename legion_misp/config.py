@@ -1,38 +1,27 @@
 """Configuration: ``legion.toml`` read with :mod:`tomllib`, validated section by section.
 
-The ``organisation`` and ``store`` sections are defined here; other subsystems add theirs with
-:func:`register_section` (or extend one with :func:`register_keys`). :func:`load_config` reports *every* problem with
-its key path in one :class:`~legion_misp.errors.ConfigError`.
+This module knows the ``[organisation]`` section (who we are; every subsystem needs it) and how to validate a file
+against a list of :class:`Section` s. It knows no subsystem: each subsystem declares its own keys (``stores``,
+``privacy``, ``trust``, ``connectors``) and the app layer composes them, explicitly and in one place, in
+:mod:`legion_misp.sections`. :func:`parse_config` reports *every* problem with its key path in one
+:class:`~legion_misp.errors.ConfigError`.
 """
 
 from __future__ import annotations
 
-import base64
-import importlib
 import ipaddress
 import os
 import re
 import tomllib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, ConfigProblem
-from .schema import (
-    Key,
-    each,
-    in_range,
-    is_domain,
-    is_network,
-    is_regex,
-    is_url,
-    non_empty_str,
-    one_of,
-    validate_table,
-)
+from .schema import Key, each, is_domain, is_network, is_regex, non_empty_str, validate_table
 from .secrets import Secret
-from .timeutil import is_duration
 
 DEFAULT_CONFIG_NAME = "legion.toml"
 CONFIG_ENV = "LEGION_CONFIG"
@@ -65,120 +54,24 @@ ORGANISATION_KEYS: tuple[Key, ...] = (
         check=each(is_regex)),
 )
 
-STORE_KEYS: tuple[Key, ...] = (
-    Key("kind", str, "feed", "'feed' (a MISP feed directory) or 'misp' (a MISP instance through its REST API).",
-        check=one_of("feed", "misp")),
-    Key("path", str, "data/feed", "Feed directory for kind = 'feed' (relative to the config file)."),
-    Key("url", str, None, "MISP base URL for kind = 'misp'.", check=is_url),
-    Key("api_key", str, None, "MISP API key for kind = 'misp', as 'env:NAME' or 'file:PATH'.", secret=True),
-    Key("verify_tls", bool, True, "Verify the MISP server's TLS certificate. Turn off only for a lab."),
-    Key("ca_bundle", str, None, "Path to a CA bundle (PEM) for a MISP server with a private CA."),
-    Key("timeout", float, 30.0, "Seconds to wait for each MISP API request."),
-    Key("page_size", int, 100, "Events per MISP restSearch page.", check=lambda v: None if v > 0 else "must be > 0"),
-)
+ORGANISATION = "organisation"
 
 
-def is_ed25519_public_key(value: Any) -> str | None:
-    """Check a base64 (standard or URL-safe) raw 32-byte Ed25519 public key, optionally prefixed ``ed25519:``."""
-    try:
-        decode_ed25519_public_key(value)
-    except ValueError:
-        return "not a valid Ed25519 key (expected base64 of the 32-byte raw public key)"
-    return None
+@dataclass(frozen=True)
+class Section:
+    """One ``[name]`` table of ``legion.toml``: its keys, whether it must be present, and an optional check across
+    its keys (``check(values)`` returns the problems, located by key path)."""
+
+    name: str
+    keys: tuple[Key, ...]
+    required: bool = False
+    check: Callable[[dict[str, Any]], list[ConfigProblem]] | None = None
 
 
-def decode_ed25519_public_key(value: Any) -> bytes:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    if not isinstance(value, str):
-        raise ValueError("not a string")
-    text = value.removeprefix("ed25519:").strip()
-    try:
-        raw = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
-        Ed25519PublicKey.from_public_bytes(raw)
-    except Exception as exc:
-        raise ValueError("invalid Ed25519 public key") from exc
-    return raw
-
-
-MEMBER_KEYS: tuple[Key, ...] = (
-    Key("pseudonym", str, doc="The member's federation pseudonym.", check=non_empty_str),
-    Key("public_key", str, doc="The member's Ed25519 public key (base64 of the 32 raw bytes).",
-        check=is_ed25519_public_key),
-    Key("collections", list, [], "Ids of the TAXII collections this member may publish to."),
-)
-
-COLLECTION_KEYS: tuple[Key, ...] = (
-    Key("url", str, doc="TAXII 2.1 API root URL.", check=is_url),
-    Key("collection", str, doc="Collection id (or alias, where the server supports it).", check=non_empty_str),
-    Key("direction", str, "both", "'push', 'pull' or 'both'.", check=one_of("push", "pull", "both")),
-    Key("peer", str, None, "For pulls: the pseudonym of the member publishing there (optional)."),
-    Key("username", str, None, "HTTP basic-auth user name."),
-    Key("password", str, None, "HTTP basic-auth password, as 'env:NAME' or 'file:PATH'.", secret=True),
-    Key("api_key", str, None, "API key sent as a bearer token, as 'env:NAME' or 'file:PATH'.", secret=True),
-    Key("verify_tls", bool, True, "Verify the server's TLS certificate."),
-    Key("ca_bundle", str, None, "CA bundle (PEM) for a server with a private CA."),
-    Key("client_cert", str, None, "Client certificate (PEM) for mutual TLS."),
-    Key("client_key", str, None, "Client private key (PEM) for mutual TLS, as 'file:PATH'.", secret=True),
-)
-
-FEDERATION_KEYS: tuple[Key, ...] = (
-    Key("name", str, "legion-federation", "The federation's name."),
-    Key("pseudonym_key", str, None, "Federation-wide HMAC key for keyed pseudonyms, as 'env:NAME' or 'file:PATH': "
-        "hex of at least 32 random bytes (`legion keys pseudonym` creates it). Every member holds it, so members can "
-        "brute-force low-entropy values.", secret=True),
-    Key("pseudonym_epoch", str, "1", "Label of the pseudonym key's epoch: mixed into every pseudonym and tagged "
-        "legion:pseudonym-epoch on pseudonymised attributes. Rotate the key and change the label (e.g. each "
-        "quarter) to bound how long pseudonyms stay linkable."),
-    Key("members", list, [], "The member roster ([[federation.members]] tables).", item_schema=MEMBER_KEYS),
-    Key("collections", list, [], "TAXII collections to sync ([[federation.collections]] tables).",
-        item_schema=COLLECTION_KEYS),
-)
-
-LEDGER_KEYS: tuple[Key, ...] = (
-    Key("path", str, "data/privacy-ledger.sqlite", "SQLite file of the privacy-budget ledger."),
-    Key("epsilon", float, 10.0, "Most ε all DP releases may spend together within one window.",
-        check=in_range(0, None, low_open=True)),
-    Key("delta", float, 1e-4, "Most δ all DP releases may spend together within one window.",
-        check=in_range(0, 1)),
-    Key("window", str, "30d", "Sliding window of the budget, e.g. '30d'.", check=is_duration),
-)
-
-_SECTIONS: dict[str, tuple[Key, ...]] = {
-    "organisation": ORGANISATION_KEYS,
-    "store": STORE_KEYS,
-    "federation": FEDERATION_KEYS,
-    "ledger": LEDGER_KEYS,
-}
-_REQUIRED_SECTIONS = {"organisation"}
-# Modules that register their own sections when imported; imported before a configuration is validated.
-SECTION_MODULES: tuple[str, ...] = ("legion_misp.privacy.policy", "connectors.settings",
-                                     "legion_misp.trust.settings")
-
-
-def _import_section_modules() -> None:
-    for module_name in SECTION_MODULES:
-        importlib.import_module(module_name)
-
-
-def register_section(name: str, keys: tuple[Key, ...]) -> None:
-    """Declare a configuration section (``[name]``) and its keys. Re-registering replaces the keys."""
-    _SECTIONS[name] = tuple(keys)
-
-
-def register_keys(section: str, keys: tuple[Key, ...]) -> None:
-    """Add keys to an existing section (a subsystem extending e.g. ``[federation]``)."""
-    existing = {k.name: k for k in _SECTIONS.get(section, ())}
-    existing.update({k.name: k for k in keys})
-    _SECTIONS[section] = tuple(existing.values())
-
-
-def registered_sections() -> dict[str, tuple[Key, ...]]:
-    """All known sections and their keys (for documentation and ``legion config reference``)."""
-    _import_section_modules()
-    core = ("organisation", "store", "federation", "ledger")
-    order = [*core, *sorted(name for name in _SECTIONS if name not in core)]  # independent of import order
-    return {name: _SECTIONS[name] for name in order}
+def _schema(sections: Sequence[Section]) -> dict[str, Section]:
+    """``[organisation]`` first, then the given sections in their order."""
+    return {ORGANISATION: Section(ORGANISATION, ORGANISATION_KEYS, required=True),
+            **{section.name: section for section in sections}}
 
 
 @dataclass(frozen=True)
@@ -218,13 +111,9 @@ class Config:
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
-        if name in self.sections:
-            return self.sections[name]
-        keys = _SECTIONS.get(name)
-        if keys is None:
+        if name not in self.sections:
             raise KeyError(f"unknown configuration section {name!r}")
-        values, _ = validate_table({}, keys, name)
-        return values
+        return self.sections[name]
 
     def secret(self, reference: str | None) -> Secret | None:
         """A :class:`Secret` for an ``env:``/``file:`` reference (``file:`` relative to the config file)."""
@@ -246,8 +135,9 @@ def example_config_text() -> str:
     return resources.files("legion_misp.data").joinpath(EXAMPLE_CONFIG_RESOURCE).read_text(encoding="utf-8")
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Read and validate a configuration file. Raises :class:`ConfigError` listing every problem."""
+def load_config(path: str | os.PathLike[str] | None, *, sections: Sequence[Section]) -> Config:
+    """Read and validate a configuration file against ``sections`` (the app's schema, see
+    :mod:`legion_misp.sections`). Raises :class:`ConfigError` listing every problem."""
     config_path = Path(path) if path is not None else default_config_path()
     try:
         text = config_path.read_text(encoding="utf-8")
@@ -256,64 +146,44 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
             from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"configuration file {config_path} cannot be read: {exc}") from exc
-    return parse_config(text, base_dir=config_path.resolve().parent, path=config_path)
+    return parse_config(text, base_dir=config_path.resolve().parent, path=config_path, sections=sections)
 
 
-def load_default_config(base_dir: Path | None = None) -> Config:
-    """The embedded example configuration, with relative paths under ``base_dir`` (default: cwd)."""
-    return parse_config(example_config_text(), base_dir=base_dir or Path.cwd(), path=None)
-
-
-def parse_config(text: str, *, base_dir: Path, path: Path | None = None) -> Config:
-    _import_section_modules()
+def parse_config(text: str, *, base_dir: Path, path: Path | None = None, sections: Sequence[Section]) -> Config:
+    """Validate configuration text against ``[organisation]`` and ``sections``; relative paths resolve under
+    ``base_dir``."""
+    schema = _schema(sections)
     where = str(path) if path else "<embedded default>"
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"configuration {where} is not valid TOML: {exc}") from exc
-    sections, problems = _validate_sections(raw)
+    values, problems = _validate_sections(raw, schema)
     organisation = None
     if not problems:
-        organisation, org_problems = _build_organisation(sections["organisation"], base_dir)
+        organisation, org_problems = _build_organisation(values[ORGANISATION], base_dir)
         problems.extend(org_problems)
-    problems.extend(_cross_section_problems(sections))
+    for name, section in schema.items():
+        if section.check is not None and name in values:
+            problems.extend(section.check(values[name]))
     if problems:
         raise ConfigError(f"configuration {where} has {len(problems)} problem(s):", problems)
-    return Config(path=path, base_dir=base_dir, sections=sections, organisation=organisation, raw=raw)
+    return Config(path=path, base_dir=base_dir, sections=values, organisation=organisation, raw=raw)
 
 
-def _validate_sections(raw: dict[str, Any]) -> tuple[dict[str, Any], list[ConfigProblem]]:
+def _validate_sections(raw: dict[str, Any], schema: dict[str, Section]) -> tuple[dict[str, Any], list[ConfigProblem]]:
     problems: list[ConfigProblem] = []
-    sections: dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for name in raw:
-        if name not in _SECTIONS:
-            problems.append(ConfigProblem(name, f"unknown section (known: {', '.join(sorted(_SECTIONS))})"))
-    for name, keys in _SECTIONS.items():
-        if name not in raw and name in _REQUIRED_SECTIONS:
+        if name not in schema:
+            problems.append(ConfigProblem(name, f"unknown section (known: {', '.join(sorted(schema))})"))
+    for name, section in schema.items():
+        if name not in raw and section.required:
             problems.append(ConfigProblem(name, "section is required"))
             continue
-        values, section_problems = validate_table(raw.get(name, {}), keys, name)
-        sections[name] = values
+        values[name], section_problems = validate_table(raw.get(name, {}), section.keys, name)
         problems.extend(section_problems)
-    return sections, problems
-
-
-def _cross_section_problems(sections: dict[str, Any]) -> list[ConfigProblem]:
-    store = sections.get("store", {})
-    problems = []
-    if store.get("kind") == "misp":
-        for key in ("url", "api_key"):
-            if not store.get(key):
-                problems.append(ConfigProblem(f"store.{key}", "is required when store.kind = 'misp'"))
-    members = sections.get("federation", {}).get("members", [])
-    seen: dict[str, int] = {}
-    for index, member in enumerate(members):
-        name = member.get("pseudonym")
-        if name in seen:
-            problems.append(ConfigProblem(f"federation.members[{index}].pseudonym",
-                                          f"duplicate of federation.members[{seen[name]}]"))
-        seen.setdefault(name, index)
-    return problems
+    return values, problems
 
 
 def _build_organisation(values: dict[str, Any], base_dir: Path) -> tuple[Organisation | None, list[ConfigProblem]]:

@@ -11,6 +11,10 @@ key path, collection or object it is about (never a secret or key material).
         ├── TransportError, AuthenticationError, AccessDeniedError, SanitizerUnavailableError, LockedError
         └── ProtocolError ── InvalidPageError, NextExpiredError
 
+Errors that belong to one subsystem are defined beside it and derive from these (``privacy.BudgetExceeded``,
+``privacy.PolicyError``, ``learning.ModelFileError``, ``stix.codec.ConversionError``, ...); ``tests/test_layers.py``
+checks that every exception class of the wheel does.
+
 Exit codes used by the CLI: 0 everything succeeded, 1 some items failed, 2 usage or configuration error.
 """
 

@@ -3,7 +3,7 @@
 Each section of ``legion.toml`` is described by :class:`Key` entries. :func:`validate_table` checks a table against
 its keys, fills defaults, and returns every problem with its full key path, so ``legion config check`` can report all
 of them at once. Sections of other subsystems (privacy, sync, learning, ...) register their own keys with
-:func:`legion_misp.config.register_section`.
+:func:`legion_misp.config.sections`.
 """
 
 from __future__ import annotations

@@ -10,16 +10,21 @@ from typing import Any
 UTC = dt.UTC
 
 
-def parse_time(value: Any, *, assume_utc: bool = False) -> dt.datetime:
+def parse_time(value: Any, *, assume_utc: bool = False, allow_date: bool = False) -> dt.datetime:
     """Parse an RFC 3339 string, or take an aware :class:`datetime` (TOML datetimes), into aware UTC.
 
-    Raises ``ValueError`` for anything else, including a timestamp without a time zone unless ``assume_utc`` (what
-    TAXII servers that drop the ``Z`` need) reads it as UTC.
+    A space may stand for the ``T`` (RFC 3339, 5.6). Raises ``ValueError`` for anything else, including a timestamp
+    without a time zone unless ``assume_utc`` reads it as UTC (TAXII servers and MISP that drop the ``Z``), and a
+    date alone unless ``allow_date`` reads it as midnight (MISP's ``first_seen`` / ``last_seen`` may be one).
     """
     if isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, str):
         text = value.strip()
+        if re.match(r"\d{4}-\d{2}-\d{2} \d", text):
+            text = text[:10] + "T" + text[11:]
+        elif allow_date and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            text += "T00:00:00"
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         head, dot, rest = text.partition(".")
@@ -58,6 +63,20 @@ def is_timestamp(value: Any) -> str | None:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+_CALENDAR_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def is_date(value: Any) -> bool:
+    """True for a real calendar date written ``YYYY-MM-DD`` (surrounding blanks allowed)."""
+    if not isinstance(value, str) or not _CALENDAR_DATE.fullmatch(value.strip()):
+        return False
+    try:
+        dt.date.fromisoformat(value.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def parse_duration(text: Any) -> float:

@@ -38,7 +38,7 @@ def load_example_events() -> list[dict[str, Any]]:
 def train_model_file(path: Path, *, epsilon: float = 1.64, seed: int = 0) -> Path:
     """A real model file: DP-SGD logistic regression on the bundled Spambase, saved as the classify module loads it."""
     from legion_misp.learning.data import load_spambase
-    from legion_misp.learning.dpsgd import DPLogisticRegression
+    from legion_misp.learning.estimator import DPLogisticRegression
     from legion_misp.learning.model_io import ModelFile, save_model
     from legion_misp.learning.preprocessing import get_preprocessor
 

@@ -1,4 +1,5 @@
-"""A MISP REST API test double (no MISP server can run on these machines: PHP/MySQL, not packaged).
+"""A MISP REST API test double, kept for fast unit tests of error paths a real MISP cannot produce on demand
+(a malformed event in a restSearch answer). Everything else is tested against a real MISP 2.5.1 (tests/misp/).
 
 It is a small werkzeug app that answers only the endpoints legion-misp uses, with response shapes taken from MISP's
 documented API (https://www.misp-project.org/openapi/) and PyMISP's expectations:
@@ -74,7 +75,8 @@ class MispDouble:
 
     def me(self, request: Request, rest: str) -> Response:
         return _json({"User": {"id": "1", "email": "admin@admin.test", "org_id": "1", "role_id": "1"},
-                      "Role": {"id": "1", "name": "admin", "perm_add": True, "perm_sync": True},
+                      "Role": {"id": "1", "name": "admin", "perm_add": True, "perm_sync": True,
+                               "perm_site_admin": True},
                       "UserSetting": {}, "Organisation": {"id": "1", "name": "ORGNAME"}})
 
     def describe_types(self, request: Request, rest: str) -> Response:
@@ -143,9 +145,12 @@ def _attributes(event: dict[str, Any]) -> list[dict[str, Any]]:
 def _matches(event: dict[str, Any], query: dict[str, Any]) -> bool:
     if query.get("timestamp") is not None and int(event.get("timestamp", 0)) < int(query["timestamp"]):
         return False
+    if query.get("uuid") and event.get("uuid") not in query["uuid"]:
+        return False
     if query.get("tags"):
         names = {t.get("name") for t in event.get("Tag", [])}
-        if not set(query["tags"]) <= names:
+        wanted = query["tags"]["AND"] if isinstance(query["tags"], dict) else query["tags"]
+        if not set(wanted) <= names:
             return False
     if query.get("published") is not None and bool(event.get("published")) != bool(query["published"]):
         return False

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from legion_misp.cli import cli
+from legion_misp.cli import cli, subcommands
 from legion_misp.stores import FeedStore
 from tests.helpers import EXAMPLE_EVENTS, REPO, make_event
 
@@ -24,7 +24,7 @@ def _run(*args: str, env: dict | None = None, cwd: Path | None = None) -> subpro
 def _walk(command: click.Command, path: tuple[str, ...] = ()):
     yield path, command
     if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
+        for name, sub in subcommands(command).items():
             yield from _walk(sub, (*path, name))
 
 
@@ -119,3 +119,14 @@ def test_demo_runs_and_can_be_rerun(tmp_path):
     second = _run("demo", "--out", str(tmp_path / "demo"))
     assert second.returncode == 0 and "unchanged" in second.stdout
     assert len(list(FeedStore(tmp_path / "demo" / "feed-local").query())) == len(list(EXAMPLE_EVENTS.glob("*.json")))
+
+
+def test_declared_command_summaries_match_the_commands():
+    """`legion --help` lists commands from COMMAND_MODULES without importing them: the summaries must not drift."""
+    from legion_misp.cli import COMMAND_MODULES
+
+    commands = subcommands(cli)
+    for _, name, summary in COMMAND_MODULES:
+        assert (commands[name].help or "").split("\n")[0].strip() == summary, name
+    listed = CliRunner().invoke(cli, ["--help"]).output
+    assert all(f"  {name} " in listed for _, name, _ in COMMAND_MODULES)

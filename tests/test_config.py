@@ -9,8 +9,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from legion_misp.config import example_config_text, load_config, load_default_config, parse_config
+from legion_misp.config import example_config_text
 from legion_misp.errors import ConfigError
+from legion_misp.sections import load_config, load_default_config, parse_config
 
 
 def _public_key() -> str:

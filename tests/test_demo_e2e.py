@@ -28,9 +28,12 @@ CANARIES = json.loads((REPO / "tests/fixtures/canaries.json").read_text())
 
 
 def _server_processes() -> set[tuple[int, str]]:
+    """Servers started from this checkout's environment (other checkouts on the same machine run their own)."""
     listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    ours = (str(REPO), sys.prefix)
     return {(int(pid), args) for pid, _, args in (line.strip().partition(" ") for line in listing.splitlines())
-            if any(name in args for name in ("misp-modules", "medallion", "opentaxii", "flower-"))}
+            if any(name in args for name in ("misp-modules", "medallion", "opentaxii", "flower-"))
+            and any(place in args for place in ours)}
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import tomllib
 import click
 from click.testing import CliRunner
 
-from legion_misp.cli import cli
+from legion_misp.cli import cli, subcommands
 from legion_misp.config import example_config_text
 from tests.helpers import REPO
 
@@ -62,7 +62,7 @@ def test_quick_start_is_the_two_commands():
 
 
 def test_every_command_is_documented():
-    for name, command in cli.commands.items():
+    for name, command in subcommands(cli).items():
         assert f"legion {name}" in README, name
         if isinstance(command, click.Group):
             for sub in command.commands:

@@ -479,3 +479,14 @@ def test_generator_reproduces_committed_files(tmp_path: Path):
     for name in generated:
         assert (out / name).read_bytes() == (EVENTS_DIR / name).read_bytes(), name
     assert canaries_path.read_bytes() == CANARIES.read_bytes()
+
+
+def test_scenario_data_lives_in_toml_not_in_the_generator():
+    import tomllib
+
+    with (ROOT / "examples" / "scenario" / "events.toml").open("rb") as handle:
+        scenarios = tomllib.load(handle)["event"]
+    generator = GENERATOR.read_text(encoding="utf-8")
+    infos = {json.loads(p.read_text())["Event"]["info"] for p in EVENT_FILES}
+    assert {s["info"] for s in scenarios} == infos
+    assert not [info for info in infos if info in generator]  # no event text left in the code

@@ -58,3 +58,24 @@ def test_log_records_are_redacted_in_message_args_and_traceback(monkeypatch):
     lines = [json.loads(line) for line in output.splitlines()]
     assert lines[0]["message"] == "calling https://misp.example with key ***"
     assert "bad key ***" in lines[1]["exception"]
+
+
+def test_secret_files_are_0600_atomic_and_never_overwritten_by_accident(tmp_path):
+    import os
+    import stat
+
+    from legion_misp.secrets import write_secret_file
+
+    old_umask = os.umask(0)  # the most permissive umask: the mode must still be exactly 0600
+    try:
+        path = write_secret_file(tmp_path / "new-folder" / "key", "s3cret")
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text() == "s3cret"
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    with pytest.raises(FileExistsError):
+        write_secret_file(path, "other")
+    assert path.read_text() == "s3cret"
+    write_secret_file(path, b"rotated", replace=True)
+    assert path.read_text() == "rotated" and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in path.parent.iterdir()) == ["key"]  # no temporary file left behind

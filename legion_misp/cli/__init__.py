@@ -1,7 +1,8 @@
 """The ``legion`` command line.
 
 Exit codes: 0 everything succeeded; 1 some items failed (the others were processed); 2 usage or configuration error.
-Subcommands live in one module each (``<name>_cmd.py``) and are registered in :data:`COMMAND_MODULES`.
+Subcommands live in one module each (``<name>_cmd.py``), listed in :data:`COMMAND_MODULES` and imported only when
+used (click's lazy-loading pattern), so ``legion sync run`` does not load the learning stack and vice versa.
 """
 
 from __future__ import annotations
@@ -16,17 +17,24 @@ from ..errors import EXIT_USAGE, LegionError
 from ..log import redact, setup_logging
 from .context import CliState
 
-# (module, attribute): each attribute is a click command or group added to `legion`.
-COMMAND_MODULES: tuple[tuple[str, str], ...] = (
-    ("legion_misp.cli.config_cmd", "config"),
-    ("legion_misp.cli.store_cmd", "store"),
-    ("legion_misp.cli.budget_cmd", "budget"),
-    ("legion_misp.cli.sanitize_cmd", "sanitize"),
-    ("legion_misp.cli.learn_cmd", "learn"),
-    ("legion_misp.cli.modules_cmd", "modules"),
-    ("legion_misp.cli.demo_cmd", "demo"),
-    ("legion_misp.cli.sync_cmd", "sync"),
-    ("legion_misp.cli.keys_cmd", "keys"),
+# (module, command, summary): each command is a click command or group added to `legion`. The summary (the first
+# line of the command's help; tests/test_cli.py keeps them equal) lets `legion --help` list commands without
+# importing them.
+COMMAND_MODULES: tuple[tuple[str, str, str], ...] = (
+    ("legion_misp.cli.budget_cmd", "budget", "Show the privacy-budget (ε, δ) ledger."),
+    ("legion_misp.cli.config_cmd", "config", "Write, validate and document legion.toml."),
+    ("legion_misp.cli.demo_cmd", "demo", "Run the demo federation end to end and print a summary table."),
+    ("legion_misp.cli.keys_cmd", "keys", "Create, show and rotate this organisation's Ed25519 signing key."),
+    ("legion_misp.cli.learn_cmd", "learn", "Train and evaluate the compromised-message classifier with "
+     "differentially private federated learning."),
+    ("legion_misp.cli.modules_cmd", "modules", "Install and check the MISP modules (classify, DP export, "
+     "federation import, publish gate)."),
+    ("legion_misp.cli.sanitize_cmd", "sanitize", "Write the shareable copy of every event: gated, pseudonymised, "
+     "scrubbed and DP-noised."),
+    ("legion_misp.cli.store_cmd", "store", "Inspect and load the configured MISP event store (feed directory or "
+     "MISP instance)."),
+    ("legion_misp.cli.sync_cmd", "sync", "Push and pull sanitised events to and from the federation's TAXII 2.1 "
+     "collections."),
 )
 
 EPILOG = """\b
@@ -35,7 +43,30 @@ Secrets are never written in the config: use env:NAME or file:PATH.
 """
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported from :data:`COMMAND_MODULES` when first looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *(name for _, name, _ in COMMAND_MODULES)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            for module_name, attribute, _ in COMMAND_MODULES:
+                if attribute == cmd_name:
+                    self.add_command(getattr(importlib.import_module(module_name), attribute))
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``legion --help`` from the declared summaries (imports no command module)."""
+        summaries = {name: summary for _, name, summary in COMMAND_MODULES}
+        limit = formatter.width - 6 - max(len(name) for name in summaries)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, click.utils.make_default_short_help(summaries[name], limit))
+                                for name in sorted(summaries)])
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="LEGION_CONFIG",
               default="legion.toml", show_default=True, show_envvar=True,
               help="Configuration file (TOML).")
@@ -60,13 +91,11 @@ def _config_given(ctx: click.Context) -> bool:
     return source is not None and source.name != "DEFAULT"
 
 
-def _register_commands() -> None:
-    for module_name, attribute in COMMAND_MODULES:
-        module = importlib.import_module(module_name)
-        cli.add_command(getattr(module, attribute))
-
-
-_register_commands()
+def subcommands(group: click.Group) -> dict[str, click.Command]:
+    """Every subcommand of ``group`` by name (imports the lazy ones), for documentation and tests."""
+    with click.Context(group) as ctx:
+        return {name: command for name in group.list_commands(ctx)
+                if (command := group.get_command(ctx, name)) is not None}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..config import example_config_text, load_config, registered_sections
+from ..config import example_config_text
 from ..errors import EXIT_USAGE, ConfigError
 from ..schema import Key
+from ..sections import all_sections, load_config
 from .context import state
 
 
@@ -75,7 +76,7 @@ def reference(markdown: bool) -> None:
       legion config reference | less
       legion config reference --markdown   # the tables of docs/configuration.md (`make docs`)
     """
-    for section, keys in registered_sections().items():
+    for section, keys in all_sections().items():
         click.echo(_markdown_section(section, keys) if markdown else _text_section(section, keys))
 
 

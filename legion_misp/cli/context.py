@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..config import Config, load_config
+from ..config import Config
 
 
 @dataclass
@@ -20,6 +20,8 @@ class CliState:
     def config(self) -> Config:
         """The validated configuration (raises ConfigError, exit code 2, with every problem listed)."""
         if self._config is None:
+            from ..sections import load_config  # the schema imports every subsystem: not for `legion --help`
+
             self._config = load_config(Path(self.config_path))
         return self._config
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from ..timeutil import format_time, utc_now
+from ..timeutil import format_time, parse_duration, utc_now
+from ..trust import KeyInfo, generate_key_file, load_private_key, rotate_key_file
 from .context import state
 
 
@@ -82,8 +83,6 @@ def generate(ctx: click.Context, out_path: str | None) -> None:
     Example:
       legion keys generate
     """
-    from ..trust import generate_key_file
-
     config = state(ctx).config()
     reference = config.section("federation")["private_key"]
     if out_path:
@@ -113,8 +112,6 @@ def show(ctx: click.Context, as_json: bool) -> None:
     Example:
       legion keys show
     """
-    from ..trust import KeyInfo, load_private_key
-
     config = state(ctx).config()
     path = _key_path(config)
     info = KeyInfo.of(load_private_key(path))
@@ -152,9 +149,6 @@ def rotate(ctx: click.Context) -> None:
     Example:
       legion keys rotate
     """
-    from ..timeutil import parse_duration
-    from ..trust import rotate_key_file
-
     config = state(ctx).config()
     path = _key_path(config)
     now = utc_now()

@@ -10,11 +10,29 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
+
+from ..learning.aggregators import Aggregator
+from ..learning.data import SPAMBASE_DESCRIPTION, load_spambase
+from ..learning.experiment import PRESETS, prepare_seed, run_experiment, write_outputs
+from ..learning.flower_deploy import FlowerDeploymentError, deployment_data, run_local_deployment
+from ..learning.model_io import ModelFile, save_model
+from ..learning.simulation import (
+    SimulationResult,
+    TrainingConfig,
+    build_federation,
+    default_size_bound,
+    member_ledgers,
+    noise_provenance,
+    secure_training_rng,
+)
+from ..privacy.ledger import BudgetExceeded, Ledger
 
 _COMMON = {"context_settings": {"help_option_names": ["-h", "--help"], "max_content_width": 110}}
 
@@ -59,65 +77,31 @@ _CONFIG_KEYS = ("members", "rounds", "epsilon", "no_dp", "delta", "local_epochs"
 
 
 def _config(members: int, rounds: int, epsilon: float, no_dp: bool, delta: float, local_epochs: int,
-            batch_size: int, clip_norm: float, accountant: str, size_bound: int) -> Any:
-    from legion_misp.learning.simulation import TrainingConfig
-
+            batch_size: int, clip_norm: float, accountant: str, size_bound: int) -> TrainingConfig:
     return TrainingConfig(rounds=rounds, local_epochs=local_epochs, batch_size=batch_size, clip_norm=clip_norm,
                           epsilon=None if no_dp else epsilon, delta=delta, accountant=accountant,
                           size_bound=size_bound)
 
 
-def _ledger(ledger_dir: str | None, budget: float, member: str) -> Any:
+def _ledgers(ledger_dir: str | None, budget: float) -> Callable[[str], Ledger] | None:
+    """One SQLite ledger per member in ``ledger_dir`` (ε budget ``budget``), or none."""
     if ledger_dir is None:
         return None
-    from legion_misp.learning.simulation import LEARNING_DELTA_BUDGET
-    from legion_misp.privacy.ledger import Ledger
-
-    return Ledger(Path(ledger_dir) / f"{member}.sqlite", budget_epsilon=budget, budget_delta=LEARNING_DELTA_BUDGET)
-
-
-def secure_training_rng(test_seed: int | None) -> Any:
-    """The generator of DP-SGD sampling and noise: numpy PCG64 seeded with 128 bits from the OS CSPRNG, or (tests
-    only, NOT private) a fixed seed."""
-    import secrets
-
-    import numpy as np
-
-    return np.random.default_rng(secrets.randbits(128) if test_seed is None else [test_seed, 1])
+    return member_ledgers(ledger_dir, budget)
 
 
 def _run_simulation(opts: dict[str, Any], *, aggregator: str, byzantine: str | None, byzantine_count: int,
-                    ledger_dir: str | None, budget: float, training_rng: Any = None) -> tuple[Any, Any, Any]:
-    import numpy as np
-
-    from legion_misp.learning.aggregators import make_aggregator
-    from legion_misp.learning.byzantine import make_behaviour
-    from legion_misp.learning.data import load_spambase, partition_iid, partition_label_skew
-    from legion_misp.learning.experiment import prepare_seed
-    from legion_misp.learning.simulation import Member, check_budget, plan_member, simulate
-
+                    ledger_dir: str | None, budget: float, training_rng: np.random.Generator | None = None
+                    ) -> tuple[SimulationResult, TrainingConfig, Aggregator]:
     splits = prepare_seed(load_spambase(), opts["seed"])
-    bound = opts["size_bound"] or -(-len(splits.train.y) // opts["members"])
+    bound = opts["size_bound"] or default_size_bound(splits, opts["members"])
     config = _config(**{k: opts[k] for k in _CONFIG_KEYS if k != "size_bound"}, size_bound=bound)
     rng = np.random.default_rng([opts["seed"], 1])
-    divide = partition_iid if opts["partition"] == "iid" else partition_label_skew
-    parts = divide(splits.train, opts["members"], rng)
-    if training_rng is not None:
-        rng = training_rng
-    members = []
-    for k, part in enumerate(parts, start=1):
-        name = f"member-{k}"
-        plan = plan_member(len(part), config)
-        ledger = _ledger(ledger_dir, budget, name)
-        if ledger is not None:
-            check_budget(ledger, plan)
-        behaviour = (make_behaviour(byzantine, members=opts["members"], byzantine=byzantine_count)
-                     if byzantine and k <= byzantine_count else None)
-        members.append(Member(name, part.X, part.y, plan, behaviour, ledger))
-    root = splits.validation.subset(np.arange(min(100, len(splits.validation))))
-    rule = make_aggregator(aggregator, byzantine=max(1, byzantine_count), root=(root.X, root.y))
-    result = simulate(members, config, rule, validation=splits.validation, test=splits.test, rng=rng)
-    return result, config, rule
+    federation = build_federation(splits, config, members=opts["members"], rng=rng, partition=opts["partition"],
+                                  aggregator=aggregator, behaviour=byzantine, byzantine=byzantine_count,
+                                  ledger_for=_ledgers(ledger_dir, budget))
+    return (federation.train(config, splits, rng=training_rng if training_rng is not None else rng), config,
+            federation.aggregator)
 
 
 def _budget_error(err: Exception) -> click.ClickException:
@@ -146,8 +130,6 @@ def simulate(aggregator: str, byzantine: str | None, byzantine_count: int, ledge
       legion learn simulate --members 4 --rounds 3 --epsilon 1.64
       legion learn simulate --members 5 --epsilon 3 --byzantine alie --aggregator multi-krum --json
     """
-    from legion_misp.privacy.ledger import BudgetExceeded
-
     try:
         result, config, rule = _run_simulation(opts, aggregator=aggregator, byzantine=byzantine,
                                                byzantine_count=byzantine_count if byzantine else 0,
@@ -186,8 +168,6 @@ def experiment(preset: str, out_dir: str, seeds: int | None, no_plots: bool) -> 
     Example:
       legion learn experiment --preset paper --out results/
     """
-    from legion_misp.learning.experiment import PRESETS, run_experiment, write_outputs
-
     chosen = PRESETS[preset] if seeds is None else replace(PRESETS[preset], seeds=seeds)
     progress = (lambda line: click.echo(line, err=True)) if sys.stderr.isatty() else None
     result = run_experiment(chosen, progress=progress)
@@ -223,10 +203,6 @@ def export(out_path: str, aggregator: str, ledger_dir: str | None, budget_epsilo
     Example:
       legion learn export --out spam-model.json --members 4 --rounds 3 --epsilon 1.64
     """
-    from legion_misp.learning.data import SPAMBASE_DESCRIPTION
-    from legion_misp.learning.model_io import ModelFile, save_model
-    from legion_misp.privacy.ledger import BudgetExceeded
-
     if Path(out_path).exists():
         raise click.ClickException(f"{out_path} exists; refusing to overwrite")
     try:
@@ -238,17 +214,11 @@ def export(out_path: str, aggregator: str, ledger_dir: str | None, budget_epsilo
     if test_seed is not None:
         click.echo("Warning: --test-seed given: the model's noise is NOT private (tests only).", err=True)
     final = result.rounds[-1]
-    model = ModelFile(
-        coef=result.weights[:-1], intercept=float(result.weights[-1]), threshold=result.threshold,
-        epsilon=final.epsilon, delta=config.delta if config.private else None,
-        accountant=config.accountant if config.private else None, data=SPAMBASE_DESCRIPTION,
-        training={**config.to_dict(), "members": opts["members"], "partition": opts["partition"],
-                  "aggregator": rule.describe(), "engine": "in-process simulation", "split_seed": opts["seed"],
-                  "noise": ("numpy PCG64 seeded from the OS CSPRNG (secrets.randbits(128))" if test_seed is None
-                            else f"FIXED TEST SEED {test_seed}: NOT PRIVATE (tests only)"),
-                  "noise_private": test_seed is None,
-                  "test_metrics": {k: v for k, v in final.metrics.items() if k != "confusion"}},
-    )
+    model = ModelFile.from_result(result, config, data=SPAMBASE_DESCRIPTION, training={
+        **config.to_dict(), "members": opts["members"], "partition": opts["partition"],
+        "aggregator": rule.describe(), "engine": "in-process simulation", "split_seed": opts["seed"],
+        **noise_provenance(test_seed),
+        "test_metrics": {k: v for k, v in final.metrics.items() if k != "confusion"}})
     digest = save_model(model, out_path)
     click.echo(f"wrote {out_path} (sha256 {digest}); test accuracy {100 * final.metrics['accuracy']:.2f} %, "
                + ("no DP" if final.epsilon is None else f"ε={final.epsilon:.3f} δ={config.delta:g}"))
@@ -276,17 +246,9 @@ def flower(workdir: str | None, model_out: str | None, aggregator: str, ledger_d
     Example:
       legion learn flower --members 3 --rounds 3 --epsilon 1.64 --model-out flower-model.json
     """
-    import numpy as np
-
-    from legion_misp.learning.data import load_spambase, partition_iid, partition_label_skew, stratified_split
-    from legion_misp.learning.flower_deploy import FlowerDeploymentError, run_local_deployment
-
-    rng = np.random.default_rng([opts["seed"], 0])
-    splits = stratified_split(load_spambase(), rng=rng)
-    bound = opts["size_bound"] or -(-len(splits.train.y) // opts["members"])
+    parts, splits = deployment_data(opts["members"], partition=opts["partition"], seed=opts["seed"])
+    bound = opts["size_bound"] or default_size_bound(splits, opts["members"])
     config = _config(**{k: opts[k] for k in _CONFIG_KEYS if k != "size_bound"}, size_bound=bound)
-    divide = partition_iid if opts["partition"] == "iid" else partition_label_skew
-    parts = divide(splits.train, opts["members"], rng)
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="legion-flower-"))
     try:
         result = run_local_deployment(parts, splits, config, workdir=work, aggregator=aggregator,

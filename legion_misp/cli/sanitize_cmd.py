@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 
 from ..errors import EXIT_ITEM_FAILURES
 from ..privacy.ledger import open_ledger
+from ..privacy.mechanisms import SeededNoise
 from ..privacy.policy import Policy
 from ..privacy.release import ReleaseSummary, sanitize_events
 from ..privacy.report import EventReport
+from ..privacy.report_file import ReportFile
 from ..privacy.sanitizer import Sanitizer
-from ..privacy.stats import StatisticsRelease
+from ..privacy.stats import release_statistics
 from ..stores import FeedStore, open_store
 from ..stores.base import EventSource
 from ..timeutil import parse_duration
@@ -27,38 +27,6 @@ SEED_HELP = ("TESTS ONLY, NOT PRIVATE: draw noise from a seeded numpy generator 
              "Refused unless --dry-run (which draws no noise anyway) or the test suite sets "
              "LEGION_ALLOW_TEST_SEED=1.")
 TEST_SEED_VARIABLE = "LEGION_ALLOW_TEST_SEED"
-
-
-class _JsonReport:
-    """Streams a JSON report to a temporary file next to ``path`` and renames it into place at the end."""
-
-    def __init__(self, path: Path | None, header: dict[str, Any]):
-        self.path = path
-        self._handle: IO[str] | None = None
-        self._first = True
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        self._handle = os.fdopen(fd, "w", encoding="utf-8")
-        self._handle.write('{"run": ' + json.dumps(header, ensure_ascii=False) + ',\n "events": [')
-
-    def add(self, report: EventReport) -> None:
-        if self._handle is not None:
-            self._handle.write(("\n  " if self._first else ",\n  ") + json.dumps(report.as_dict(), ensure_ascii=False))
-            self._first = False
-
-    def close(self, summary: dict[str, Any]) -> None:
-        if self._handle is None or self.path is None:
-            return
-        self._handle.write('],\n "summary": ' + json.dumps(summary, ensure_ascii=False) + "}\n")
-        self._handle.close()
-        os.replace(self._tmp, self.path)
-
-    def abort(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            Path(self._tmp).unlink(missing_ok=True)
 
 
 def _source(config_getter: Any, in_path: str | None) -> EventSource:
@@ -88,7 +56,8 @@ def _warn_if_seeded(seed: int | None, dry_run: bool) -> None:
               help="Feed directory to write [default: privacy.out_path].")
 @click.option("--dry-run", is_flag=True, help="Write nothing, debit nothing; report what would happen.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write a JSON report: per event what was dropped, pseudonymised, scrubbed or noised, why, and ε.")
+              help="Write a JSON report: per event what was dropped, pseudonymised, scrubbed or noised, why, and ε; "
+                   "plus the residual risk: tokens of the shared copy that still look like identifiers.")
 @click.option("--seed", type=int, default=None, help=SEED_HELP)
 @click.pass_context
 def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_run: bool,
@@ -104,7 +73,7 @@ def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_
     \b
     Examples:
       legion sanitize --in data/feed --out data/feed-shared --report sanitize-report.json
-      legion sanitize --in data/feed --dry-run --report what-would-happen.json
+      legion sanitize --in data/feed --dry-run --report what-would-happen.json   # + residual-risk tokens
       legion sanitize stats --window 30d --out data/feed-shared
     """
     if ctx.invoked_subcommand is not None:
@@ -117,9 +86,10 @@ def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_
     if not dry_run and _same_place(source, out_dir):
         raise click.UsageError("--out must differ from --in: the shared copy would overwrite the originals")
     sanitizer = Sanitizer.from_config(config, seed=seed)
+    sanitizer.report_residual = report_path is not None
     ledger = None if dry_run else open_ledger(config)
     sink = None if dry_run else FeedStore(out_dir)
-    report = _JsonReport(Path(report_path) if report_path else None,
+    report = ReportFile(Path(report_path) if report_path else None,
                          {"command": "sanitize", "dry_run": dry_run, "out": None if dry_run else str(out_dir),
                           **sanitizer.params()})
     try:
@@ -129,13 +99,17 @@ def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_
     except BaseException:
         report.abort()
         raise
-    report.close(summary.as_dict())
+    residual = report.residual
+    report.close({**summary.as_dict(), "residual_tokens": residual})
     _print_summary(summary, out_dir, report_path)
+    if report_path and residual:
+        click.echo(f"residual risk: {residual} token(s) in the shared copy still look like identifiers "
+                   "(listed per event under 'residual' in the report; add them to the policy)")
     if summary.failed:
         ctx.exit(EXIT_ITEM_FAILURES)
 
 
-def _on_event(report: EventReport, writer: _JsonReport, dry_run: bool) -> None:
+def _on_event(report: EventReport, writer: ReportFile, dry_run: bool) -> None:
     writer.add(report)
     if report.outcome == "failed":
         click.echo(f"error: {report.error}", err=True)
@@ -191,34 +165,21 @@ def stats(ctx: click.Context, window: str, in_path: str | None, out_path: str | 
     cli_state = state(ctx)
     config = cli_state.config()
     _warn_if_seeded(seed, dry_run)
-    from ..privacy.mechanisms import SeededNoise
-
-    release = StatisticsRelease(Policy.from_config(config), noise=SeededNoise(seed) if seed is not None else None)
-    cost = release.cost()
-    click.echo(f"statistics release cost: ε {cost.epsilon:g}, δ {cost.delta:.2g}")
+    out_dir = Path(out_path) if out_path else config.resolve_path(config.section("privacy")["out_path"])
+    report = release_statistics(
+        None if dry_run else _source(cli_state.config, in_path), None if dry_run else FeedStore(out_dir),
+        Policy.from_config(config), ledger=None if dry_run else open_ledger(config), window_seconds=window_seconds,
+        dry_run=dry_run, noise=SeededNoise(seed) if seed is not None else None, what=f"stats window {window}")
+    click.echo(f"statistics release cost: ε {report.cost.epsilon:g}, δ {report.cost.delta:.2g}")
+    _write_json(report_path, {"command": "sanitize stats", **report.as_dict()})
     if dry_run:
-        _write_json(report_path, {"command": "sanitize stats", "dry_run": True, **cost.as_dict(),
-                                  "mechanisms": {d: m.describe() for d, m in release.mechanisms_.items()}})
         click.echo("dry run: nothing released, nothing debited")
         return
-    now = int(time.time())
-    source = _source(cli_state.config, in_path)
-    out_dir = Path(out_path) if out_path else config.resolve_path(config.section("privacy")["out_path"])
-    entry = open_ledger(config).spend(epsilon=cost.epsilon, delta=cost.delta, what=f"stats window {window}",
-                                      scope="stats")
-    errors: list[Exception] = []
-    result = release.release(source.query(since=int(now - window_seconds), on_error=errors.append),
-                             window_start=int(now - window_seconds), window_end=now)
-    event = release.to_event(result, now=now)
-    FeedStore(out_dir).upsert(event)
-    _write_json(report_path, {"command": "sanitize stats", "ledger_entry": entry, **result.as_dict(),
-                              "event_uuid": event["uuid"],
-                              "mechanisms": {d: m.describe() for d, m in release.mechanisms_.items()}})
-    released = sum(len(v) for v in result.counts.values())
-    click.echo(f"released {released} noisy counts as event {event['uuid']} in {out_dir} (ledger entry #{entry})")
-    for error in errors:
+    click.echo(f"released {report.released} noisy counts as event {report.event['uuid']} in {out_dir} "
+               f"(ledger entry #{report.ledger_entry})")
+    for error in report.errors:
         click.echo(f"error: {error}", err=True)
-    if errors:
+    if report.errors:
         ctx.exit(EXIT_ITEM_FAILURES)
 
 

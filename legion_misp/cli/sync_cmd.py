@@ -14,6 +14,12 @@ from collections.abc import Callable
 
 import click
 
+from connectors.job import SyncJob
+from connectors.quarantine import retry_configured
+from connectors.settings import CollectionSettings, SyncSettings
+from connectors.state import SyncState
+from legion_misp.errors import LockedError
+
 from ..errors import EXIT_ITEM_FAILURES, EXIT_USAGE
 from ..timeutil import parse_duration
 from .context import state
@@ -48,9 +54,6 @@ def _schedule_options(func: Callable) -> Callable:
 
 def _run(ctx: click.Context, kind: str, once: bool, every: str | None, dry_run: bool, as_json: bool,
          no_sanitize: bool = False) -> None:
-    from connectors.job import SyncJob  # lazy: keeps `legion --help` fast
-    from legion_misp.errors import LockedError
-
     if once and every:
         raise click.UsageError("--once and --every exclude each other")
     interval = None
@@ -152,9 +155,6 @@ def status(ctx: click.Context, as_json: bool) -> None:
     Example:
       legion sync status
     """
-    from connectors.settings import CollectionSettings, SyncSettings
-    from connectors.state import SyncState
-
     config = state(ctx).config()
     settings = SyncSettings.from_config(config)
     collections = CollectionSettings.from_config(config)
@@ -199,9 +199,6 @@ def quarantine_list(ctx: click.Context, as_json: bool, show_all: bool) -> None:
     Example:
       legion sync quarantine list
     """
-    from connectors.settings import SyncSettings
-    from connectors.state import SyncState
-
     settings = SyncSettings.from_config(state(ctx).config())
     with SyncState(settings.state_path) as db:
         entries = db.quarantined(include_resolved=show_all)
@@ -228,21 +225,9 @@ def quarantine_retry(ctx: click.Context, entry_ids: tuple[int, ...], retry_all: 
       legion sync quarantine retry 12 13
       legion sync quarantine retry --all
     """
-    from connectors.job import run_lock
-    from connectors.quarantine import retry_quarantine
-    from connectors.settings import SyncSettings
-    from connectors.state import SyncState
-    from legion_misp.stores import open_store
-    from legion_misp.trust import TrustPolicy
-
     if not entry_ids and not retry_all:
         raise click.UsageError("give entry ids or --all")
-    config = state(ctx).config()
-    settings = SyncSettings.from_config(config)
-    trust = TrustPolicy.from_config(config)  # retried objects are verified again, never waved through
-    with run_lock(settings.lock_path), SyncState(settings.state_path) as db:
-        resolved, still = retry_quarantine(db, open_store(config), settings, None if retry_all else list(entry_ids),
-                                           trust=trust)
+    resolved, still = retry_configured(state(ctx).config(), None if retry_all else list(entry_ids))
     click.echo(f"{resolved} resolved, {still} still quarantined")
     if still:
         ctx.exit(EXIT_ITEM_FAILURES)

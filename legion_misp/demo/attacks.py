@@ -28,6 +28,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import shutil
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +37,18 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from connectors.job import SyncJob
+from connectors.settings import CollectionSettings, SyncSettings
+from connectors.state import SyncState
+from connectors.transport import TaxiiClient
+from legion_misp.demo.taxii_server import EmbeddedTaxiiServer
+
+from ..secrets import Secret, write_secret_file
+from ..stores import MemoryEventStore
+from ..stores.events import iter_attributes
 from ..timeutil import format_time
-from ..trust import EXTENSION_ID, Roster, Signer, public_key_text, signing_payload
+from ..trust import EXTENSION_ID, Roster, Signer, TrustPolicy, TrustSettings, public_key_text, signing_payload
+from ..trust.corroboration import TAG_PREFIX
 from ..trust.signing import b64url
 
 NAMESPACE = uuid.UUID("0d7c4a5e-93b1-4f4e-9a63-5b0f2d1c7e42")
@@ -148,9 +160,7 @@ def write_password_files(folder: Path, passwords: dict[str, str]) -> dict[str, s
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     references = {}
     for user, password in passwords.items():
-        path = folder / f"{user}.password"
-        path.write_text(password, encoding="utf-8")
-        path.chmod(0o600)
+        path = write_secret_file(folder / f"{user}.password", password, replace=True)
         references[user] = f"file:{path}"
     return references
 
@@ -176,21 +186,6 @@ def run_scenario(workdir: Path) -> ScenarioResult:
     Members a, b, c publish honestly (b confirms two of a's addresses later); member-m floods and attacks;
     member-c pulls with the roster, f = 1, after each step.
     """
-    import shutil
-    import time
-
-    from connectors.job import SyncJob
-    from connectors.settings import CollectionSettings, SyncSettings
-    from connectors.state import SyncState
-    from connectors.transport import TaxiiClient
-    from legion_misp.demo.taxii_server import EmbeddedTaxiiServer
-
-    from ..secrets import Secret
-    from ..stores import MemoryEventStore
-    from ..stores.events import iter_attributes
-    from ..trust import TrustPolicy, TrustSettings
-    from ..trust.corroboration import TAG_PREFIX
-
     started = time.perf_counter()
     if workdir.exists():
         shutil.rmtree(workdir)

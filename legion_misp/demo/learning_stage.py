@@ -6,16 +6,20 @@ To register it, the demo's ``STAGES`` list gets one entry:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..learning.aggregators import FedAvg
-from ..learning.data import SPAMBASE_DESCRIPTION, load_spambase, partition_iid
-from ..learning.experiment import prepare_seed
+from ..learning.data import SPAMBASE_DESCRIPTION, load_spambase
+from ..learning.experiment import PAPER_FL_ACCURACY, PAPER_FLDP_ACCURACY, prepare_seed
 from ..learning.features import spambase_features_from_misp
 from ..learning.model_io import ModelFile, load_model, save_model
-from ..learning.simulation import LEARNING_DELTA_BUDGET, Member, TrainingConfig, plan_member, simulate
+from ..learning.simulation import LEARNING_DELTA_BUDGET, TrainingConfig, build_federation, default_size_bound
+from ..privacy.ledger import Ledger
+from . import StageResult
+from .report import new_figure
 
 DEMO_MEMBERS, DEMO_EPSILON = 4, 1.64
 SAMPLE_EMAIL = {"name": "email", "Attribute": [
@@ -26,13 +30,11 @@ SAMPLE_EMAIL = {"name": "email", "Attribute": [
 ]}
 
 
-PAPER_ACCURACY = {"FL (paper, CAN)": 98.42, "FL+DP (paper, CAN)": 85.98}
+PAPER_ACCURACY = {"FL (paper, CAN)": PAPER_FL_ACCURACY, "FL+DP (paper, CAN)": PAPER_FLDP_ACCURACY}
 
 
 def accuracy_figure(results: dict[str, Any]) -> Any:
     """Accuracy per round for each setting, with the paper's two reported numbers as horizontal lines."""
-    from legion_misp.demo.report import new_figure
-
     figure = new_figure()
     axes = figure.subplots()
     for name, result in results.items():
@@ -49,37 +51,33 @@ def accuracy_figure(results: dict[str, Any]) -> Any:
     return figure
 
 
+def _ledgers(out: Path) -> Callable[[str], Ledger]:
+    """Each member's own ledger file under the demo's output (ε budget 10)."""
+    return lambda member: Ledger(out / f"ledger-{member}.sqlite", budget_epsilon=10.0,
+                                 budget_delta=LEARNING_DELTA_BUDGET)
+
+
 def learning_stage(ctx: Any) -> Any:
     """Train 4 members for 3 rounds at ε = 1.64 (δ = 1e-5), compare with non-DP, export and reload the model,
     and score a sample MISP email object with it. Writes ``learning/model.json`` under the demo's output."""
-    from legion_misp.demo import StageResult
-    from legion_misp.privacy.ledger import Ledger
-
     splits = prepare_seed(load_spambase(), 0)
     out = ctx.out_dir / "learning"
     out.mkdir(parents=True, exist_ok=True)
     results = {}
     for stale in out.glob("ledger-member-*.sqlite*"):
         stale.unlink()  # demo only: every demo run starts each member with a full budget
-    for name, epsilon in (("fl", None), ("fl+dp", DEMO_EPSILON)):
-        config = TrainingConfig(epsilon=epsilon, size_bound=-(-len(splits.train.y) // DEMO_MEMBERS))  # public share
-        parts = partition_iid(splits.train, DEMO_MEMBERS, np.random.default_rng(1))
-        members = [
-            Member(f"member-{k}", p.X, p.y, plan_member(len(p), config),
-                   ledger=Ledger(out / f"ledger-member-{k}.sqlite", budget_epsilon=10.0,
-                                 budget_delta=LEARNING_DELTA_BUDGET) if epsilon else None)
-            for k, p in enumerate(parts, start=1)
-        ]
-        results[name] = simulate(members, config, FedAvg(), validation=splits.validation, test=splits.test,
-                                 rng=np.random.default_rng(2))
+    bound = default_size_bound(splits, DEMO_MEMBERS)  # the declared public share, never a member's exact size
+    configs = {"fl": TrainingConfig(epsilon=None, size_bound=bound),
+               "fl+dp": TrainingConfig(epsilon=DEMO_EPSILON, size_bound=bound)}
+    for name, config in configs.items():
+        federation = build_federation(splits, config, members=DEMO_MEMBERS, rng=np.random.default_rng(1),
+                                      ledger_for=_ledgers(out) if config.private else None)
+        results[name] = federation.train(config, splits, rng=np.random.default_rng(2))
     private = results["fl+dp"]
     model_path = out / "model.json"
     model_path.unlink(missing_ok=True)
-    save_model(ModelFile(coef=private.weights[:-1], intercept=float(private.weights[-1]),
-                         threshold=private.threshold, epsilon=private.rounds[-1].epsilon, delta=1e-5,
-                         accountant="pld", data=SPAMBASE_DESCRIPTION,
-                         training={"members": DEMO_MEMBERS, "rounds": 3, "engine": "in-process simulation"}),
-               model_path)
+    save_model(ModelFile.from_result(private, configs["fl+dp"], data=SPAMBASE_DESCRIPTION, training={
+        "members": DEMO_MEMBERS, "rounds": 3, "engine": "in-process simulation"}), model_path)
     score = float(load_model(model_path).predict_proba(spambase_features_from_misp(SAMPLE_EMAIL))[0])
     rows = [(f"accuracy, {name}", f"{100 * r.rounds[-1].metrics['accuracy']:.2f} % (test, deduplicated Spambase)")
             for name, r in results.items()]

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from medallion import common
+from medallion.backends import memory_backend
+from medallion.common import determine_spec_version
+from medallion.filters import basic_filter
+from medallion.filters.basic_filter import BasicFilter
+
 
 def _find_att(obj: dict[str, Any]) -> Any:
     """The version of a manifest entry (``version``) or of a STIX object (``modified``, ``created``, or the date
     it was added), never a STIX object's own ``version`` property."""
-    from medallion import common
 
     if "version" in obj and "type" not in obj:
         return common.string_to_datetime(obj["version"])
@@ -28,9 +33,6 @@ def _find_att(obj: dict[str, Any]) -> Any:
 
 def fix_find_att() -> None:
     """Install :func:`_find_att` in medallion (idempotent; medallion has no other way to configure this)."""
-    from medallion import common
-    from medallion.backends import memory_backend
-    from medallion.filters import basic_filter
 
     for module in (common, memory_backend, basic_filter):
         module.find_att = _find_att
@@ -43,8 +45,6 @@ def fix_find_att() -> None:
 
 def _sort_and_paginate(self: Any, data: list[dict[str, Any]], limit: int | None, manifest: list[dict[str, Any]]
                        ) -> tuple[list[dict[str, Any]], Any, dict[str, str]]:
-    from medallion.filters import basic_filter
-
     find_att = basic_filter.find_att
     next_save: Any = {}
     headers: dict[str, str] = {}
@@ -78,8 +78,6 @@ def _sort_and_paginate(self: Any, data: list[dict[str, Any]], limit: int | None,
 
 def _filter_by_added_after(data: list[dict[str, Any]], manifest_info: Any, added_after_date: str
                            ) -> list[dict[str, Any]]:
-    from medallion.filters import basic_filter
-
     if manifest_info is None:
         return _ORIGINAL["filter_by_added_after"](data, manifest_info, added_after_date)
     find_att, parse = basic_filter.find_att, basic_filter.string_to_datetime
@@ -91,7 +89,6 @@ def _filter_by_added_after(data: list[dict[str, Any]], manifest_info: Any, added
 def _filter_by_spec_version(data: list[dict[str, Any]], spec_: Any) -> list[dict[str, Any]]:
     if spec_:
         return _ORIGINAL["filter_by_spec_version"](data, spec_)
-    from medallion.common import determine_spec_version
 
     def version(obj: dict[str, Any]) -> str:
         return obj["media_type"].split("version=")[1] if "media_type" in obj else determine_spec_version(obj)
@@ -109,7 +106,6 @@ _ORIGINAL: dict[str, Any] = {}
 
 def fix_slow_filters() -> None:
     """Install the linear-time filters in medallion's BasicFilter (idempotent)."""
-    from medallion.filters.basic_filter import BasicFilter
 
     if _ORIGINAL:
         return

@@ -13,7 +13,8 @@ Every member has its own folder ``<out>/members/<pseudonym>/`` (wiped at the sta
 - ``feed-shared/``: what its sanitiser let out (debited in ``privacy-ledger.sqlite``); this is what it publishes,
   signed, to the shared collection;
 - ``feed-received/``: what it pulled from the federation, verified against the roster, ``to_ids`` decided by
-  corroboration (f = 1: at least two distinct members).
+  corroboration (f = 1: at least two distinct members). With ``legion demo --misp``, member-7f3a pulls into a real
+  MISP instead (``ctx.data["misp_store"]``).
 
 ``member-m`` is malicious: it publishes a flood of invented indicators (properly signed, so accepted, but never
 ``to_ids``) and performs every attack of :data:`~legion_misp.demo.attacks.ATTACKS`. ``members/taxii-objects.json``
@@ -27,7 +28,6 @@ import copy
 import dataclasses
 import datetime as dt
 import json
-import os
 import re
 import secrets
 import shutil
@@ -36,9 +36,25 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..stores import FeedStore
+from connectors.job import SyncJob
+from connectors.sanitize import identity
+from connectors.settings import CollectionSettings, SyncSettings
+from connectors.state import SyncState
+from connectors.transport import TaxiiClient
+from legion_misp.demo.taxii_server import EmbeddedTaxiiServer
+
+from ..privacy.ledger import open_ledger
+from ..privacy.release import sanitize_events
+from ..privacy.sanitizer import Sanitizer
+from ..secrets import write_secret_file
+from ..sections import load_config
+from ..stores import FeedStore, MemoryEventStore, open_store
 from ..stores.events import iter_attributes
+from ..trust import EXTENSION_ID, Signer, generate_key_file, load_private_key, signing_payload
+from ..trust.corroboration import TAG_PREFIX
+from ..trust.signing import b64url
 from . import DemoContext, StageResult
+from .attacks import ATTACKS, SimMember, ip_indicator, misp_event, serialise, tampered
 
 FEDERATION = "energy-federation"
 OUR_ORG = ("member-7f3a", "Example Energy Ltd")
@@ -189,15 +205,6 @@ def member_config_text(pseudonym: str, *, roster: list[dict[str, Any]], collecti
     return "\n".join(lines) + "\n"
 
 
-def _write_secret(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    path.chmod(0o600)
-    return path
-
-
 # ---- the stage --------------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -224,10 +231,6 @@ class MemberResult:
 def federation_stage(ctx: DemoContext) -> StageResult:
     """Four members on one loopback TAXII server: each honest member sanitises, signs and publishes its feed,
     member-m floods and attacks, and each honest member pulls, verifies and corroborates into its own feed."""
-    from legion_misp.demo.taxii_server import EmbeddedTaxiiServer
-
-    from .attacks import SimMember
-
     members_dir = ctx.out_dir / "members"
     if members_dir.is_dir() and not members_dir.is_symlink():
         shutil.rmtree(members_dir)  # every run starts a fresh federation (keys, ledgers, feeds)
@@ -236,13 +239,12 @@ def federation_stage(ctx: DemoContext) -> StageResult:
     seed_feeds(members_dir, ctx.events_dir)
     invented = invented_indicators(ctx.events_dir)
 
-    from ..trust import generate_key_file
-
     keys = {p: generate_key_file(members_dir / p / "keys" / f"{p}.ed25519.pem") for p in [*HONEST, MALICIOUS]}
     stolen = SimMember("member-5be0")  # an old key of member-5be0, stolen and revoked yesterday
     stranger = SimMember("member-x")   # not on the roster
-    pseudonym_key = _write_secret(members_dir / "federation-pseudonym.key", secrets.token_hex(32))
-    passwords = {p: _write_secret(members_dir / p / "secrets" / "taxii.password", secrets.token_urlsafe(16))
+    pseudonym_key = write_secret_file(members_dir / "federation-pseudonym.key", secrets.token_hex(32), replace=True)
+    passwords = {p: write_secret_file(members_dir / p / "secrets" / "taxii.password", secrets.token_urlsafe(16),
+                                   replace=True)
                  for p in [*HONEST, MALICIOUS]}
     staff = ctx.events_dir.parent / "staff-directory.txt"
 
@@ -264,7 +266,6 @@ def federation_stage(ctx: DemoContext) -> StageResult:
                                           "revoked_at": (now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}]
             roster.append(entry)
         configs = {}
-        from ..config import load_config
 
         for p in [*HONEST, MALICIOUS]:
             collections = [{"url": server.api_root, "collection": ids["federation"], "direction": "both",
@@ -284,23 +285,11 @@ def federation_stage(ctx: DemoContext) -> StageResult:
 
 def _run_federation(ctx: DemoContext, members_dir: Path, configs: dict[str, Any], invented: list[str],
                     ids: dict[str, str], stolen: Any, stranger: Any, *, key_ids: dict[str, str]) -> StageResult:
-    from connectors.job import SyncJob
-    from connectors.sanitize import identity
-    from connectors.settings import CollectionSettings, SyncSettings
-    from connectors.state import SyncState
-    from connectors.transport import TaxiiClient
-
-    from ..privacy.ledger import open_ledger
-    from ..privacy.release import sanitize_events
-    from ..privacy.sanitizer import Sanitizer
-    from ..stores import MemoryEventStore, open_store
-    from ..trust import EXTENSION_ID, Signer, load_private_key
-    from ..trust.corroboration import TAG_PREFIX
-    from .attacks import ATTACKS, ip_indicator, misp_event, serialise, tampered
-
     results = {p: MemberResult(p, ORG_NAMES[p]) for p in HONEST}
     shared_stores: dict[str, FeedStore] = {}
-    received = {p: FeedStore(members_dir / p / "feed-received") for p in HONEST}
+    received: dict[str, Any] = {p: FeedStore(members_dir / p / "feed-received") for p in HONEST}
+    if ctx.data.get("misp_store") is not None:  # legion demo --misp: we pull into a real MISP
+        received[OUR_ORG[0]] = ctx.data["misp_store"]
     problems: list[str] = []
 
     # 1. every honest member sanitises its own feed (its ledger is debited) and publishes it, signed
@@ -423,9 +412,6 @@ def _run_federation(ctx: DemoContext, members_dir: Path, configs: dict[str, Any]
 def _forged(obj: dict[str, Any], claimed: str, claimed_key_id: str, actual_key: Any) -> dict[str, Any]:
     """``obj`` with a well-formed signature entry naming member ``claimed`` and its key id, but made with
     ``actual_key`` (like :func:`~legion_misp.demo.attacks.forged`, without the victim's key at hand)."""
-    from ..trust import EXTENSION_ID, signing_payload
-    from ..trust.signing import b64url
-
     signed = copy.deepcopy(obj)
     entry = {"extension_type": "property-extension", "signer": claimed, "algorithm": "Ed25519",
              "key_id": claimed_key_id}
@@ -471,8 +457,6 @@ def _revise(store: FeedStore, indicator: dict[str, Any]) -> None:
 
 
 def _all_objects(collection: Any, sync: Any) -> list[dict[str, Any]]:
-    from connectors.transport import TaxiiClient
-
     objects: list[dict[str, Any]] = []
     with TaxiiClient(dataclasses.replace(collection, direction="pull"), sync) as client:
         page = client.get_page(limit=1000)
@@ -528,7 +512,7 @@ def _finish(ctx: DemoContext, members_dir: Path, results: dict[str, MemberResult
 
 def _report(ctx: DemoContext, results: dict[str, MemberResult], invented: list[str],
             attacks: list[tuple[str, str]], corroborated: list[str], flood_trusted: int) -> None:
-    from .stages import _report_sanitize
+    from .stages import _report_sanitize  # stages imports this module: a module-level import would be a cycle
 
     members = list(results.values())
     section = ctx.report.section("The federation: four members on one TAXII 2.1 server")

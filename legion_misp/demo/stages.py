@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections import Counter
 from pathlib import Path
 
+from ..config import example_config_text
 from ..errors import StoreError
+from ..mispmod.server import ModuleServer
+from ..privacy.ledger import Ledger
+from ..privacy.pseudonyms import key_from_text
+from ..privacy.release import sanitize_events
+from ..privacy.sanitizer import Sanitizer
+from ..secrets import write_secret_file
+from ..sections import load_default_config, parse_config
 from ..stores import FeedStore
 from ..stores.events import iter_attributes
 from . import DemoContext, Stage, StageResult
+from .learning_stage import learning_stage
+from .report import new_figure
+from .sharing_stage import federation_stage
 
 
 def demo_config(ctx: DemoContext) -> object:
     """The embedded example configuration, with the example staff directory as ``sensitive_terms_file``."""
-    from ..config import example_config_text, parse_config
-
     text = example_config_text()
     staff = ctx.events_dir.parent / "staff-directory.txt"
     if staff.exists():
@@ -62,15 +70,11 @@ DEMO_KEY_FILE = "demo-federation.key"
 DEMO_LEDGER_FILE = "demo-privacy-ledger.sqlite"
 
 
-def _demo_federation_key(out_dir: Path) -> bytes:
-    """The demo's federation HMAC key: generated once into ``out_dir`` (mode 0600), never printed."""
+def _demo_pseudonym_key(out_dir: Path) -> bytes:
+    """The demo's pseudonym key: generated once into ``out_dir`` (mode 0600), never printed."""
     path = out_dir / DEMO_KEY_FILE
     if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_hex(32))
-    from ..privacy.pseudonyms import key_from_text
-
+        write_secret_file(path, secrets.token_hex(32))
     return key_from_text(path.read_text(encoding="utf-8"))
 
 
@@ -79,13 +83,8 @@ def sanitize_examples(ctx: DemoContext) -> StageResult:
 
     No longer one of :data:`STAGES`: the federation stage sanitises every member's feed with its own ledger (and
     reuses :func:`_report_sanitize` for member-7f3a). Kept as the single-organisation building block."""
-    from ..config import load_default_config
-    from ..privacy.ledger import Ledger
-    from ..privacy.release import sanitize_events
-    from ..privacy.sanitizer import Sanitizer
-
     config = ctx.data.get("config") or load_default_config(base_dir=ctx.out_dir)
-    sanitizer = Sanitizer.from_config(config, pseudonym_key=_demo_federation_key(ctx.out_dir))
+    sanitizer = Sanitizer.from_config(config, pseudonym_key=_demo_pseudonym_key(ctx.out_dir))
     ledger_path = ctx.out_dir / DEMO_LEDGER_FILE
     ledger_path.unlink(missing_ok=True)  # demo only: every demo run starts with a full budget
     ledger = Ledger(ledger_path, budget_epsilon=10.0, budget_delta=1e-4, window_days=30)
@@ -114,8 +113,6 @@ def sanitize_examples(ctx: DemoContext) -> StageResult:
 
 def _report_sanitize(ctx: DemoContext, summary: object, reports: list) -> None:
     """What the sanitiser dropped, pseudonymised, scrubbed and noised, by reason (a table and a bar chart)."""
-    from .report import new_figure
-
     by_reason = Counter((a.action, a.reason) for r in reports for a in r.actions)
     section = ctx.report.section("What left the organisation, and what did not")
     ctx.report.paragraph(section, f"{summary.shared} of {summary.events_read} events were shared (sanitised), "
@@ -134,8 +131,6 @@ def _report_sanitize(ctx: DemoContext, summary: object, reports: list) -> None:
 
 
 def _federation(ctx: DemoContext) -> StageResult:
-    from .sharing_stage import federation_stage
-
     return federation_stage(ctx)
 
 
@@ -144,8 +139,6 @@ STAGES.append(("The federation: four members sanitise, sign and publish over TAX
 
 
 def _learning(ctx: DemoContext) -> StageResult:
-    from .learning_stage import learning_stage
-
     return learning_stage(ctx)
 
 
@@ -168,8 +161,6 @@ SAMPLE_MESSAGES = [
 
 def classify_samples(ctx: DemoContext) -> StageResult:
     """Start the real misp-modules server with our modules and classify sample messages through it."""
-    from ..mispmod.server import ModuleServer
-
     model_path = ctx.data.get("model_path")
     if model_path is None:
         return StageResult("modules", [("error", "no model: the learning stage did not run")], ok=False)
@@ -198,9 +189,6 @@ STAGES.append(("Classify sample messages through the real misp-modules server", 
 def budget_overview(ctx: DemoContext) -> StageResult:
     """ε spent against each ledger's budget: each federation member's sanitising releases (members/<pseudonym>/
     privacy-ledger.sqlite) and each learning member."""
-    from ..privacy.ledger import Ledger
-    from .report import new_figure
-
     ledgers = {f"{p.parent.name} (sanitise)": p
                for p in sorted((ctx.out_dir / "members").glob("*/privacy-ledger.sqlite"))}
     ledgers.update({f"member-{p.stem.rsplit('-', 1)[-1]} (learning)": p

@@ -45,7 +45,7 @@ class EmbeddedTaxiiServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> EmbeddedTaxiiServer:
-        from medallion import application_instance as app
+        from medallion import application_instance as app  # medallion: the demo extra, needed only to serve
         from medallion import register_blueprints, set_config
         from werkzeug.serving import make_server
 

@@ -3,10 +3,10 @@
 Members turn messages into features (:mod:`.features`), scale them with data-independent bounds
 (:mod:`.preprocessing`), train logistic regression locally with DP-SGD (:mod:`.dpsgd`) under a noise multiplier
 calibrated before training for (ε, δ) over all rounds (:mod:`.accounting`), and share only the resulting updates,
-which an :class:`~.aggregators.Aggregator` combines (:mod:`.federation`; Flower deployment in :mod:`.flower_app`
-and :mod:`.flower_deploy`).
+which an :class:`~.aggregators.Aggregator` combines (:mod:`.simulation`, assembled by
+:func:`~.simulation.build_federation`; Flower deployment in :mod:`.flower_app` and :mod:`.flower_deploy`).
 
-Privacy unit: one training message of one member (record-level DP per organisation). See :mod:`.federation`.
+Privacy unit: one training message of one member (record-level DP per organisation). See :mod:`.simulation`.
 
 Names are imported lazily (the accountant and scikit-learn take seconds to import, and Flower starts a fresh
 process for every round).
@@ -36,10 +36,12 @@ _EXPORTS: dict[str, str] = {
     "spambase_features": "features",
     "spambase_features_from_misp": "features",
     "spambase_features_from_rfc5322": "features",
-    "Member": "federation",
-    "TrainingConfig": "federation",
-    "plan_member": "federation",
-    "simulate": "federation",
+    "Federation": "simulation",
+    "Participant": "simulation",
+    "TrainingConfig": "simulation",
+    "build_federation": "simulation",
+    "plan_member": "simulation",
+    "simulate": "simulation",
     "ModelFile": "model_io",
     "ModelFileError": "model_io",
     "load_model": "model_io",

@@ -163,7 +163,7 @@ def calibrate_noise_multiplier(
             low, high = max(_Z_MIN, low / 2.0), low
         if gap(low) <= 0:
             return low
-    from scipy import optimize
+    from scipy import optimize  # learning extra, slow to import: only when calibrating
 
     z = float(optimize.brentq(gap, low, high, xtol=1e-3 * low, rtol=1e-6))
     while gap(z) > 0:  # brentq's answer lies within xtol of the root, possibly on the unsafe side
@@ -176,7 +176,7 @@ def prv_epsilon(
 ) -> tuple[float, float, float]:
     """ε (lower bound, estimate, upper bound) from Microsoft's ``prv-accountant``, for cross-checking."""
     _check(noise_multiplier, sampling_rate, steps, delta)
-    from prv_accountant import PRVAccountant
+    from prv_accountant import PRVAccountant  # learning extra: only for the cross-check
     from prv_accountant.privacy_random_variables import PoissonSubsampledGaussianMechanism
 
     prv = PoissonSubsampledGaussianMechanism(

@@ -91,12 +91,3 @@ def dp_sgd(
         w = w - learning_rate * velocity
     return w
 
-
-def __getattr__(name: str) -> object:
-    # The estimator moved to .estimator (it imports scikit-learn, which Flower's per-round processes do not need);
-    # keep the old import path working without paying for it here.
-    if name in ("DPLogisticRegression", "PrivacySpent"):
-        from . import estimator
-
-        return getattr(estimator, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

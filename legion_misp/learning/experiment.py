@@ -17,25 +17,21 @@ from typing import Any
 
 import numpy as np
 
-from .aggregators import make_aggregator
-from .byzantine import BEHAVIOUR_NAMES, make_behaviour
+from .byzantine import BEHAVIOUR_NAMES
 from .data import (
     Dataset,
     Splits,
     label_shares,
     load_spambase,
-    partition_iid,
-    partition_label_skew,
     stratified_split,
 )
 from .dpsgd import augment
 from .metrics import METRICS
 from .preprocessing import get_preprocessor
-from .simulation import Member, TrainingConfig, attack_advantage, plan_member, simulate
+from .simulation import TrainingConfig, attack_advantage, build_federation, default_size_bound
 
 PAPER_FL_ACCURACY = 98.42
 PAPER_FLDP_ACCURACY = 85.98
-ROOT_SET_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -145,24 +141,12 @@ def run_scenario(
     rng = np.random.default_rng([seed, 1, zlib.crc32(repr(scenario.key()).encode())])
     # the declared public size bound: an even share of the public training split (never a member's exact size)
     config = replace(preset.training, epsilon=scenario.epsilon, delta=preset.delta,
-                     size_bound=-(-len(splits.train.y) // scenario.members))
-    if scenario.partition == "iid":
-        parts = partition_iid(splits.train, scenario.members, rng)
-    else:
-        parts = partition_label_skew(splits.train, scenario.members, rng, spread=preset.label_skew_spread)
-    members = []
-    for i, part in enumerate(parts):
-        behaviour = None
-        if i < scenario.byzantine and scenario.behaviour:
-            behaviour = make_behaviour(
-                scenario.behaviour, members=scenario.members, byzantine=scenario.byzantine
-            )
-        members.append(Member(f"member-{i + 1}", part.X, part.y, plan_member(len(part), config), behaviour))
-    root = splits.validation.subset(np.arange(min(ROOT_SET_SIZE, len(splits.validation))))
-    aggregator = make_aggregator(
-        scenario.aggregator, byzantine=max(1, scenario.byzantine), root=(root.X, root.y)
-    )
-    result = simulate(members, config, aggregator, validation=splits.validation, test=splits.test, rng=rng)
+                     size_bound=default_size_bound(splits, scenario.members))
+    federation = build_federation(splits, config, members=scenario.members, rng=rng, partition=scenario.partition,
+                                  label_skew_spread=preset.label_skew_spread, aggregator=scenario.aggregator,
+                                  behaviour=scenario.behaviour, byzantine=scenario.byzantine)
+    result = federation.train(config, splits, rng=rng)
+    parts = federation.parts
     records = []
     for r in result.rounds:
         mi = attack_advantage(r.weights, parts, splits.test, np.random.default_rng([seed, 2, r.round]))
@@ -220,7 +204,7 @@ def run_experiment(
 
 
 def _time_central_fit(splits: Splits) -> float:
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # learning extra, slow to import: only here
 
     t0 = time.perf_counter()
     LogisticRegression(max_iter=2000).fit(splits.train.X[:, :-1], splits.train.y)
@@ -381,7 +365,7 @@ def markdown_report(result: ExperimentResult) -> str:
 
 def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     """Accuracy per round, accuracy vs ε, accuracy under each Byzantine behaviour (PNG, Agg backend)."""
-    import matplotlib
+    import matplotlib  # optional plots, ~0.5 s to import
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

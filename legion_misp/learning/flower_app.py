@@ -75,7 +75,7 @@ def load_member_data(path: str | Path, preprocessor: str = PREPROCESSOR) -> Data
 def _open_ledger(node_config: dict[str, Any]) -> Any:
     if not node_config.get("ledger-path"):
         return None
-    from legion_misp.privacy.ledger import Ledger
+    from legion_misp.privacy.ledger import Ledger  # a process per round: only members with a ledger pay for it
 
     return Ledger(str(node_config["ledger-path"]), budget_epsilon=float(node_config.get("ledger-epsilon", 10.0)),
                   budget_delta=float(node_config.get("ledger-delta", LEARNING_DELTA_BUDGET)))
@@ -223,10 +223,8 @@ def _write_outputs(run: dict[str, Any], config: TrainingConfig, weights: np.ndar
     if run.get("summary-path"):
         Path(str(run["summary-path"])).write_text(json.dumps(summary, indent=1) + "\n")
     if run.get("model-out"):
-        model = ModelFile(
-            coef=weights[:-1], intercept=float(weights[-1]), threshold=float(history[-1]["threshold"]),
-            epsilon=epsilon_spent, delta=config.delta if config.private else None,
-            accountant=config.accountant if config.private else None,
+        model = ModelFile.from_weights(
+            weights, threshold=float(history[-1]["threshold"]), epsilon=epsilon_spent, config=config,
             data=str(run.get("data-description", "members' own messages")),
             training={**config.to_dict(), "members": members, "aggregator": aggregator, "engine": "flower-1.42"},
         )

@@ -28,8 +28,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .data import Dataset, Splits
+from ..errors import LegionError
+from ..secrets import write_secret_file
+from .data import Dataset, Splits, load_spambase, partition_iid, partition_label_skew, stratified_split
 from .simulation import TrainingConfig
 
 INSTALL_HINT = "pip install 'legion-misp[federated]'"
@@ -37,7 +43,7 @@ APP_MODULE = "legion_flower_app"
 CONNECTION = "legion"
 
 
-class FlowerDeploymentError(RuntimeError):
+class FlowerDeploymentError(LegionError, RuntimeError):
     """A Flower process failed to start, the run failed, or it produced no result. Names the log to read."""
 
 
@@ -59,11 +65,6 @@ def make_tls_material(directory: str | Path, hosts: Sequence[str] = ("127.0.0.1"
 
     Keys are EC P-384, written with mode 0600. For production, use your organisation's PKI instead.
     """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
@@ -103,9 +104,6 @@ def make_tls_material(directory: str | Path, hosts: Sequence[str] = ("127.0.0.1"
 
 def make_node_key(directory: str | Path, name: str) -> tuple[Path, Path]:
     """Create a SuperNode authentication key pair (EC P-384, OpenSSH format); return (private, public) paths."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP384R1())
@@ -118,9 +116,7 @@ def make_node_key(directory: str | Path, name: str) -> tuple[Path, Path]:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    write_secret_file(path, data, replace=True)
 
 
 # ------------------------------------------------------------------------------------------------ the Flower app
@@ -250,7 +246,6 @@ class LocalDeployment:
 
     Use as a context manager; leaving the block stops every process it started, by PID.
     """
-
     workdir: Path
     member_data: list[Path]
     ledger_dir: Path | None = None
@@ -418,6 +413,15 @@ class DeploymentResult:
     summary: dict[str, Any]
     model_path: Path | None
     workdir: Path
+
+
+def deployment_data(members: int, *, partition: str = "iid", seed: int = 0) -> tuple[list[Dataset], Splits]:
+    """The bundled Spambase data for a local deployment: a stratified split (raw features: each SuperNode
+    preprocesses its own part) and the training part divided among ``members`` ("iid" or "label-skew")."""
+    rng = np.random.default_rng([seed, 0])
+    splits = stratified_split(load_spambase(), rng=rng)
+    divide = partition_iid if partition == "iid" else partition_label_skew
+    return divide(splits.train, members, rng), splits
 
 
 def run_local_deployment(

@@ -23,7 +23,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from ..errors import LegionError
 from .dpsgd import expit
 from .features import CAN_EXTRACTOR, FEATURE_EXTRACTOR_VERSION, SPAMBASE_EXTRACTOR
 from .preprocessing import get_preprocessor
+
+if TYPE_CHECKING:
+    from .simulation import SimulationResult, TrainingConfig
 
 SCHEMA = "legion-misp/message-classifier"
 SCHEMA_VERSION = 1
@@ -89,6 +92,22 @@ class ModelFile:
     data: str = ""
     training: dict[str, Any] = field(default_factory=dict)
     created: str = ""
+
+    @classmethod
+    def from_weights(cls, weights: np.ndarray, *, threshold: float, epsilon: float | None, config: TrainingConfig,
+                     data: str, training: dict[str, Any]) -> ModelFile:
+        """The model file of trained weights (bias last) and the run's :class:`TrainingConfig`: δ and the
+        accountant are recorded only when the run was private."""
+        return cls(coef=np.asarray(weights)[:-1], intercept=float(weights[-1]), threshold=float(threshold),
+                   epsilon=epsilon, delta=config.delta if config.private else None,
+                   accountant=config.accountant if config.private else None, data=data, training=training)
+
+    @classmethod
+    def from_result(cls, result: SimulationResult, config: TrainingConfig, *, data: str,
+                    training: dict[str, Any]) -> ModelFile:
+        """The model file of a simulated run: its final weights and threshold, and the ε spent over all rounds."""
+        return cls.from_weights(result.weights, threshold=result.threshold, epsilon=result.rounds[-1].epsilon,
+                                config=config, data=data, training=training)
 
     def predict_proba(self, X_raw: np.ndarray) -> np.ndarray:
         """Probability of class 1 (spam / compromised) for raw extractor outputs, shape (n_samples,)."""

@@ -21,14 +21,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .accounting import ACCOUNTANTS, DPSGDAccounting, calibrate_noise_multiplier
-from .aggregators import Aggregator
-from .byzantine import Behaviour
-from .data import Dataset
+from .aggregators import Aggregator, make_aggregator
+from .byzantine import Behaviour, make_behaviour
+from .data import Dataset, Splits, partition_iid, partition_label_skew
 from .dpsgd import dp_sgd, expit, logistic_loss
 from .metrics import binary_metrics, choose_threshold, membership_advantage
 
@@ -36,6 +37,8 @@ if TYPE_CHECKING:  # the ledger lives in legion_misp.privacy; imported only wher
     from legion_misp.privacy.ledger import Ledger
 
 LEDGER_SCOPE = "learning"
+ROOT_SET_SIZE = 100  # validation rows FLTrust's server trains on
+PARTITIONS = ("iid", "label-skew")
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,36 @@ class TrainingConfig:
 
 
 LEARNING_DELTA_BUDGET = 1e-4  # most δ a member's learning ledger accepts per window (a run spends its δ once)
+SECURE_NOISE_DESCRIPTION = "numpy PCG64 seeded from the OS CSPRNG (secrets.randbits(128))"
+
+
+def default_size_bound(splits: Splits, members: int) -> int:
+    """The declared public size bound when none is given: an even share of the public training split (never a
+    member's exact size)."""
+    return -(-len(splits.train.y) // members)
+
+
+def secure_training_rng(test_seed: int | None = None) -> np.random.Generator:
+    """The generator of DP-SGD sampling and noise: numpy PCG64 seeded with 128 bits from the OS CSPRNG, or (tests
+    only, NOT private) a fixed seed."""
+    import secrets
+
+    return np.random.default_rng(secrets.randbits(128) if test_seed is None else [test_seed, 1])
+
+
+def noise_provenance(test_seed: int | None) -> dict[str, Any]:
+    """What a model file says about its training noise: private (CSPRNG-seeded) or a fixed test seed."""
+    return {"noise": SECURE_NOISE_DESCRIPTION if test_seed is None
+            else f"FIXED TEST SEED {test_seed}: NOT PRIVATE (tests only)", "noise_private": test_seed is None}
+
+
+def member_ledgers(folder: str | Path, budget_epsilon: float) -> Callable[[str], Ledger]:
+    """One SQLite learning ledger per member in ``folder`` (ε ``budget_epsilon``, δ :data:`LEARNING_DELTA_BUDGET`),
+    for :func:`build_federation`'s ``ledger_for``."""
+    from legion_misp.privacy.ledger import Ledger
+
+    return lambda member: Ledger(Path(folder) / f"{member}.sqlite", budget_epsilon=budget_epsilon,
+                                 budget_delta=LEARNING_DELTA_BUDGET)
 
 
 @dataclass(frozen=True)
@@ -251,9 +284,9 @@ def debit_round(ledger: Ledger, plan: MemberPlan, member: str, round_number: int
 
 
 @dataclass
-class Member:
-    """A federation member in the simulation: its data (preprocessed, bias appended), plan and optional
-    ledger."""
+class Participant:
+    """One organisation taking part in a simulated federated run: its data (preprocessed, bias appended), plan,
+    optional Byzantine behaviour and optional privacy ledger."""
 
     name: str
     Xa: np.ndarray
@@ -318,7 +351,7 @@ def attack_advantage(
 
 
 def simulate(
-    members: Sequence[Member],
+    members: Sequence[Participant],
     config: TrainingConfig,
     aggregator: Aggregator,
     *,
@@ -352,7 +385,7 @@ def simulate(
     return result
 
 
-def _apply_behaviours(members: Sequence[Member], updates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _apply_behaviours(members: Sequence[Participant], updates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     attackers = [i for i, m in enumerate(members) if m.behaviour is not None]
     if not attackers:
         return updates
@@ -361,3 +394,52 @@ def _apply_behaviours(members: Sequence[Member], updates: np.ndarray, rng: np.ra
     for i in attackers:
         out[i] = members[i].behaviour.poison_update(updates[i], honest, rng)  # type: ignore[union-attr]
     return out
+
+
+@dataclass
+class Federation:
+    """A simulated federation ready to train: its participants, each one's training part, and the aggregator."""
+
+    participants: list[Participant]
+    parts: list[Dataset]
+    aggregator: Aggregator
+
+    def train(self, config: TrainingConfig, splits: Splits, *, rng: np.random.Generator,
+              on_round: Callable[[RoundResult], None] | None = None) -> SimulationResult:
+        """:func:`simulate` this federation (threshold on ``splits.validation``, metrics on ``splits.test``)."""
+        return simulate(self.participants, config, self.aggregator, validation=splits.validation, test=splits.test,
+                        rng=rng, on_round=on_round)
+
+
+def build_federation(splits: Splits, config: TrainingConfig, *, members: int, rng: np.random.Generator,
+                     partition: str = "iid", label_skew_spread: float | None = None,
+                     aggregator: str | Aggregator = "fedavg", behaviour: str | None = None, byzantine: int = 0,
+                     ledger_for: Callable[[str], Ledger | None] | None = None) -> Federation:
+    """Assemble a simulated federation: split ``splits.train`` among ``members`` (``partition`` "iid" or
+    "label-skew", drawn from ``rng``), plan each member's DP-SGD for ``config``, give the first ``byzantine``
+    members the ``behaviour``, attach each member's ledger (``ledger_for(name)``; the whole run's cost is checked
+    against it before anything trains: ``BudgetExceeded``) and build the aggregator by name (its root set: the first
+    validation rows).
+    """
+    if partition not in PARTITIONS:
+        raise ValueError(f"partition must be one of {PARTITIONS}; got {partition!r}")
+    if partition == "iid":
+        parts = partition_iid(splits.train, members, rng)
+    elif label_skew_spread is None:
+        parts = partition_label_skew(splits.train, members, rng)
+    else:
+        parts = partition_label_skew(splits.train, members, rng, spread=label_skew_spread)
+    participants = []
+    for k, part in enumerate(parts, start=1):
+        name = f"member-{k}"
+        plan = plan_member(len(part), config)
+        ledger = ledger_for(name) if ledger_for is not None else None
+        if ledger is not None:
+            check_budget(ledger, plan)
+        bad = make_behaviour(behaviour, members=members, byzantine=byzantine) if behaviour and k <= byzantine \
+            else None
+        participants.append(Participant(name, part.X, part.y, plan, bad, ledger))
+    if isinstance(aggregator, str):
+        root = splits.validation.subset(np.arange(min(ROOT_SET_SIZE, len(splits.validation))))
+        aggregator = make_aggregator(aggregator, byzantine=max(1, byzantine), root=(root.X, root.y))
+    return Federation(participants, parts, aggregator)

@@ -18,6 +18,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ..learning import model_io
+from ..learning.features import email_text, email_text_from_misp, spambase_features
 from .common import ModuleInputError, bytes_handler, contain, module_config
 
 INPUT_TYPES = ("email-body", "email-subject", "text")
@@ -51,8 +53,6 @@ _CACHE_LOCK = threading.Lock()
 
 def cached_model(path: Path) -> tuple[Any, str]:
     """The model at ``path`` and its id (sha256 of the file), loaded once and reloaded when the file changes."""
-    from ..learning.model_io import ModelFileError, load_model
-
     key = str(path.resolve())
     mtime = path.stat().st_mtime
     with _CACHE_LOCK:
@@ -60,8 +60,8 @@ def cached_model(path: Path) -> tuple[Any, str]:
         if cached is not None and cached[0] == mtime:
             return cached[1], cached[2]
         try:
-            model = load_model(path)
-        except (ModelFileError, OSError) as exc:
+            model = model_io.load_model(path)
+        except (model_io.ModelFileError, OSError) as exc:
             raise ModuleInputError(f"the model file cannot be used: {str(exc).split(': ', 1)[-1][:200]}") from exc
         model_id = hashlib.sha256(path.read_bytes()).hexdigest()
         _CACHE[key] = (mtime, model, model_id)
@@ -80,8 +80,6 @@ def model_path(settings: dict[str, str]) -> Path:
 
 def message_text(request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The message (subject + newline + body) and the MISP element the verdict refers to."""
-    from ..learning.features import email_text, email_text_from_misp
-
     obj = request.get("object")
     if obj is not None:
         if not isinstance(obj, dict) or obj.get("name") not in OBJECT_TEMPLATES or not isinstance(
@@ -123,8 +121,6 @@ def verdict_object(score: float, model: Any, model_id: str, target_uuid: str | N
 
 
 def classify(request: dict[str, Any]) -> dict[str, Any]:
-    from ..learning.features import spambase_features
-
     model, model_id = cached_model(model_path(module_config(request)))
     text, target = message_text(request)
     score = float(model.predict_proba(spambase_features(text)[None, :])[0])

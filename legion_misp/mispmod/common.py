@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..errors import LegionError
+
 log = logging.getLogger("legion_misp.mispmod")
 
 MAX_REQUEST_DEPTH = 40
@@ -22,7 +24,7 @@ MAX_ERROR_CHARS = 300
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-class ModuleInputError(Exception):
+class ModuleInputError(LegionError):
     """The request cannot be served; the message is shown to the MISP user (keep it short, no input echoed)."""
 
 

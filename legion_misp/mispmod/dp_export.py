@@ -22,9 +22,10 @@ from typing import Any
 from ..privacy.ledger import BudgetExceeded
 from ..privacy.release import sanitize_events
 from ..privacy.sanitizer import Sanitizer
+from ..stix.codec import MispToStix
 from ..stores import MemoryEventStore
 from .common import ModuleInputError, bytes_handler, contain, module_config
-from .settings import configured_ledger, federation_key, legion_config
+from .settings import configured_ledger, legion_config, pseudonym_key
 
 FORMATS = ("stix21", "misp")
 
@@ -44,7 +45,7 @@ moduleinfo = {
     "output": "A sanitised STIX 2.1 bundle or MISP event (JSON).",
     "require_standard_format": True,
 }
-moduleconfig = ["config_path", "format", "federation_key"]
+moduleconfig = ["config_path", "format", "pseudonym_key"]
 
 
 def standard_event(document: Any) -> dict[str, Any]:
@@ -71,7 +72,7 @@ def export(request: dict[str, Any]) -> dict[str, Any]:
         raise ModuleInputError("'data' must be a non-empty list of events")
     events = [standard_event(item) for item in data]
     config = legion_config(settings)
-    sanitizer = Sanitizer.from_config(config, pseudonym_key=federation_key(settings, config))
+    sanitizer = Sanitizer.from_config(config, pseudonym_key=pseudonym_key(settings, config))
     source, sink = MemoryEventStore(), MemoryEventStore()
     for event in events:
         source.upsert(event)
@@ -96,8 +97,6 @@ def _drop_reasons(report: Any) -> list[str]:
 
 
 def _stix_bundle(events: list[dict[str, Any]]) -> dict[str, Any]:
-    from legion_misp.stix.codec import MispToStix
-
     converter = MispToStix()
     objects = [json.loads(obj.data) for event in events for obj in converter.convert(event)]
     return {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}

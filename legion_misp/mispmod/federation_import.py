@@ -18,7 +18,10 @@ import json
 from typing import Any
 
 from ..errors import ConfigError
+from ..stix.codec import ConversionError, ObjectRejected, check_object, stix_to_misp
+from ..trust import TrustPolicy, TrustState
 from .common import ModuleInputError, bytes_handler, contain, module_config
+from .settings import legion_config
 
 MAX_BUNDLE_BYTES = 20 * 1024 * 1024
 MAX_OBJECT_BYTES = 1024 * 1024
@@ -64,8 +67,6 @@ def decode_bundle(data: Any) -> list[dict[str, Any]]:
 
 def checked_objects(objects: list[Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Objects that pass the connector's checks, and the refused ones (id → reason)."""
-    from legion_misp.stix.codec import ObjectRejected, check_object
-
     good, refused = [], {}
     for index, obj in enumerate(objects):
         try:
@@ -77,18 +78,13 @@ def checked_objects(objects: list[Any]) -> tuple[list[dict[str, Any]], dict[str,
 
 
 def open_guard(request: dict[str, Any]) -> Any:
-    """The pull's trust checks, over the organisation's roster and the sync state database."""
-    from connectors.settings import SyncSettings
-
-    from ..trust import TrustPolicy, TrustState
-    from .settings import legion_config
-
+    """The pull's trust checks, over the organisation's roster and the sync state database (``[sync] state_path``)."""
     config = legion_config(module_config(request))
     try:
         policy = TrustPolicy.from_config(config)
     except ConfigError as exc:
         raise ModuleInputError(f"the federation roster is not usable: {str(exc).splitlines()[0]}") from exc
-    state = TrustState.open(SyncSettings.from_config(config).state_path)
+    state = TrustState.open(config.resolve_path(config.section("sync")["state_path"]))
     return policy.guard(state.db, collection=None), state
 
 
@@ -104,8 +100,6 @@ def verified_objects(objects: list[dict[str, Any]], guard: Any) -> tuple[list[di
 
 
 def import_bundle(request: dict[str, Any]) -> dict[str, Any]:
-    from legion_misp.stix.codec import ConversionError, stix_to_misp
-
     good, refused = checked_objects(decode_bundle(request.get("data")))
     guard, state = open_guard(request)
     try:

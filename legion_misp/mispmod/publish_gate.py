@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..config import Config, load_config
+from ..config import Config
 from ..privacy.findings import publish_gate_findings
 from ..privacy.policy import Policy
+from ..sections import load_config
 from .common import ModuleInputError, bytes_handler, contain
 
 MAX_REASONS_SHOWN = 8

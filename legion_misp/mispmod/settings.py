@@ -1,7 +1,7 @@
 """Module settings shared by legion-misp's MISP modules (MISP sends them in each request's ``config``).
 
 MISP stores them as ``Plugin.<Family>_<module>_<key>``: ``config_path`` (legion.toml with the organisation, privacy
-policy and ledger), ``federation_key`` (an ``env:NAME``/``file:PATH`` reference to the federation's pseudonym key,
+policy and ledger), ``pseudonym_key`` (an ``env:NAME``/``file:PATH`` reference to the federation's pseudonym key,
 resolved in the misp-modules server process; never the key itself). The ledger is always ``[ledger] path`` of
 that configuration: no setting or request can choose another one.
 """
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
-from ..config import Config, load_config
+from ..config import Config
 from ..errors import ConfigError
+from ..privacy.ledger import Ledger, LedgerMissing, open_ledger
 from ..privacy.pseudonyms import PseudonymKeyError, key_from_text
 from ..secrets import Secret, is_secret_reference
+from ..sections import load_config
 from .common import ModuleInputError
 
 
@@ -30,29 +31,25 @@ def legion_config(settings: dict[str, str]) -> Config:
         raise ModuleInputError(f"the legion configuration is not usable: {str(exc).splitlines()[0]}") from exc
 
 
-def federation_key(settings: dict[str, str], config: Config) -> bytes | None:
-    """The pseudonym key from the ``federation_key`` setting (a reference, never a literal), else from config."""
-    reference = settings.get("federation_key")
+def pseudonym_key(settings: dict[str, str], config: Config) -> bytes | None:
+    """The pseudonym key from the ``pseudonym_key`` setting (a reference, never a literal), else from config."""
+    reference = settings.get("pseudonym_key")
     if reference is None:
         return None
     if not is_secret_reference(reference):
-        raise ModuleInputError("federation_key must be 'env:NAME' or 'file:PATH', never the key itself")
+        raise ModuleInputError("pseudonym_key must be 'env:NAME' or 'file:PATH', never the key itself")
     try:
         return key_from_text(Secret(reference, config.base_dir).reveal())
     except (ConfigError, PseudonymKeyError) as exc:
         raise ModuleInputError(str(exc)) from exc
 
 
-def configured_ledger(settings: dict[str, str], config: Config) -> Any:
+def configured_ledger(settings: dict[str, str], config: Config) -> Ledger:
     """The ledger of ``[ledger] path`` in the configuration: a request can never point at another ledger (that
     would let any MISP user who can run an export reset the budget)."""
-    from ..privacy.ledger import open_ledger
-
     if "ledger_path" in settings:
         raise ModuleInputError("ledger_path is not accepted: the ledger is [ledger] path of the legion "
                                "configuration (config_path), so no request can choose a fresh budget")
-    from ..privacy.ledger import LedgerMissing
-
     try:
         return open_ledger(config)
     except LedgerMissing as exc:

@@ -12,6 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from .addresses import embedded_ipv4, value_networks
 from .policy import Policy
 from .scrub import ProtectedContent
 
@@ -97,11 +98,17 @@ def network_overlap(attribute_type: str, value: str, protected: ProtectedContent
     organisation = protected.organisation
     networks = (*organisation.internal_networks, *organisation.public_networks)
     for part in value.split("|"):
+        candidates = []
         try:
-            network = ipaddress.ip_network(part.strip().strip("[]"), strict=False)
+            candidates.append(ipaddress.ip_network(part.strip().strip("[]"), strict=False))
         except ValueError:
-            continue
-        if any(network.version == n.version and network.overlaps(n) for n in networks):
+            if not (part.strip().isdigit() and len(part.strip()) <= 5):  # a port
+                candidates.extend(value_networks(part))  # any other notation: 0xa000001, ::ffff:a00:1, [fd00::1]:443
+        if any(c.version == n.version and c.overlaps(n) for c in candidates for n in networks):
+            return "protected-ip"
+        if any(isinstance(c, ipaddress.IPv6Network) and c.num_addresses == 1 and
+               any(a in n for a in embedded_ipv4(c.network_address) for n in networks if n.version == 4)
+               for c in candidates):
             return "protected-ip"
     return None
 

@@ -29,9 +29,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, LegionError
+from ..schema import Key, in_range
+from ..timeutil import is_duration, parse_duration
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spends (
@@ -433,12 +438,19 @@ def _check_cost(epsilon: float, delta: float) -> None:
         raise ValueError(f"delta must be in [0, 1); got {delta}")
 
 
-def open_ledger(config, *, create: bool = False,
-                clock: Callable[[], float] = time.time) -> Ledger:  # config: legion_misp.config.Config
-    """The ledger configured in ``[ledger]``. A missing file raises :class:`LedgerMissing` unless ``create``
-    (``legion budget init``)."""
-    from ..timeutil import parse_duration
+LEDGER_KEYS: tuple[Key, ...] = (
+    Key("path", str, "data/privacy-ledger.sqlite", "SQLite file of the privacy-budget ledger."),
+    Key("epsilon", float, 10.0, "Most ε all DP releases may spend together within one window.",
+        check=in_range(0, None, low_open=True)),
+    Key("delta", float, 1e-4, "Most δ all DP releases may spend together within one window.",
+        check=in_range(0, 1)),
+    Key("window", str, "30d", "Sliding window of the budget, e.g. '30d'.", check=is_duration),
+)
 
+
+def open_ledger(config: Config, *, create: bool = False, clock: Callable[[], float] = time.time) -> Ledger:
+    """The ledger configured in ``[ledger]`` (:data:`LEDGER_KEYS`). A missing file raises :class:`LedgerMissing`
+    unless ``create`` (``legion budget init``)."""
     section = config.section("ledger")
     return Ledger(config.resolve_path(section["path"]), budget_epsilon=section["epsilon"],
                   budget_delta=section["delta"], window_days=parse_duration(section["window"]) / 86400.0,

@@ -9,13 +9,16 @@ what it got. Cross-field rules live in small pure checkers (:func:`check_stats_t
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from ..config import register_section
+from phonenumbers import SUPPORTED_REGIONS
+
 from ..errors import ConfigError, ConfigProblem
 from ..schema import Key, in_range, one_of
 from ..timeutil import is_duration, parse_duration
+from .detectors import DEFAULT_PHONE_REGIONS, DETECTORS, DetectorSet, compile_hostname_pattern
 from .mechanisms import truncated_end_delta
 
 if TYPE_CHECKING:
@@ -68,6 +71,27 @@ def _is_sharing_group_table(value: Any) -> str | None:
 
 def _is_str_list(value: Any) -> str | None:
     return None if all(isinstance(v, str) and v.strip() for v in value) else "every item must be a non-empty string"
+
+
+def _is_detector_list(value: Any) -> str | None:
+    unknown = [v for v in value if v not in DETECTORS]
+    return f"unknown detector(s) {unknown}; known: {', '.join(DETECTORS)}" if unknown else None
+
+
+def _is_region_list(value: Any) -> str | None:
+    bad = [v for v in value if not isinstance(v, str) or v.upper() not in SUPPORTED_REGIONS]
+    return f"not phonenumbers regions (ISO 3166 alpha-2): {bad}" if bad else None
+
+
+def _is_regex_list(value: Any) -> str | None:
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            return "every item must be a non-empty regular expression"
+        try:
+            re.compile(item)
+        except re.error as exc:
+            return f"{item!r} is not a regular expression: {exc}"
+    return None
 
 
 _POSITIVE_EPSILON = in_range(0, None, low_open=True)
@@ -134,9 +158,31 @@ PRIVACY_KEYS: tuple[Key, ...] = (
     Key("stats_tag_namespaces", list, list(DEFAULT_STATS_TAG_NAMESPACES), "Only tags of these taxonomies are "
         "counted in statistics.", check=_is_str_list),
     Key("stats_distribution", int, 1, "Distribution of the released statistics event.", check=in_range(0, 3)),
+    # Built-in detectors (legion_misp.privacy.detectors): what admins never list. docs/privacy.md has one section each.
+    Key("detectors", list, list(DETECTORS), "Built-in detectors that run on every shared string (remove a name to "
+        "switch it off): " + ", ".join(DETECTORS) + ".", check=_is_detector_list),
+    Key("phone_regions", list, list(DEFAULT_PHONE_REGIONS), "Regions (ISO 3166 alpha-2) whose national phone "
+        "number formats the phone detector reads; numbers written with +country code are read for every region.",
+        check=_is_region_list),
+    Key("partner_domains", list, [], "Domains of partner organisations: e-mail addresses under them never leave "
+        "(the organisation's own internal_domains are always protected).", check=_is_str_list),
+    Key("internal_hostname_patterns", list, [], "Regular expressions of the organisation's host naming conventions "
+        "(e.g. 'ws\\d{4}', 'srv-[a-z]+\\d{2}'), matched case-insensitively as whole words anywhere.",
+        check=_is_regex_list),
+    Key("internal_hostnames", list, [], "Short host names of the organisation, matched as whole words anywhere (in "
+        "addition to those learned from its data).", check=_is_str_list),
+    Key("learn_hostnames_from_store", bool, True, "Before a release, learn short host names from every event of "
+        "the configured store (first labels of internal FQDNs, names paired with internal addresses), not only from "
+        "the events being released."),
 )
 
-register_section("privacy", PRIVACY_KEYS)
+# The federation-wide pseudonym key sits in [federation] (every member holds the same one).
+PSEUDONYM_KEY = Key("pseudonym_key", str, None, "Federation-wide HMAC key for keyed pseudonyms, as 'env:NAME' or "
+                    "'file:PATH': hex of at least 32 random bytes (`legion keys pseudonym` creates it). Every member "
+                    "holds it, so members can brute-force low-entropy values.", secret=True)
+PSEUDONYM_EPOCH = Key("pseudonym_epoch", str, "1", "Label of the pseudonym key's epoch: mixed into every pseudonym "
+                      "and tagged legion:pseudonym-epoch on pseudonymised attributes. Rotate the key and change the "
+                      "label (e.g. each quarter) to bound how long pseudonyms stay linkable.")
 
 
 @dataclass(frozen=True)
@@ -190,6 +236,12 @@ class Policy:
     stats_max_keys: int = 4
     stats_tag_namespaces: tuple[str, ...] = DEFAULT_STATS_TAG_NAMESPACES
     stats_distribution: int = 1
+    detectors: tuple[str, ...] = DETECTORS
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS
+    partner_domains: tuple[str, ...] = ()
+    internal_hostname_patterns: tuple[str, ...] = ()
+    internal_hostnames: tuple[str, ...] = ()
+    learn_hostnames_from_store: bool = True
 
     @classmethod
     def from_config(cls, config: Config) -> Policy:
@@ -226,6 +278,12 @@ class Policy:
             stats_max_keys=values["stats_max_keys"],
             stats_tag_namespaces=tuple(values["stats_tag_namespaces"]),
             stats_distribution=values["stats_distribution"],
+            detectors=tuple(values["detectors"]),
+            phone_regions=tuple(r.upper() for r in values["phone_regions"]),
+            partner_domains=tuple(values["partner_domains"]),
+            internal_hostname_patterns=tuple(values["internal_hostname_patterns"]),
+            internal_hostnames=tuple(values["internal_hostnames"]),
+            learn_hostnames_from_store=values["learn_hostnames_from_store"],
         )
         return policy.validate()
 
@@ -252,6 +310,14 @@ class Policy:
                 value = {k: list(v) for k, v in value.items()}
             out[item.name] = value
         return out
+
+    def detector_set(self) -> DetectorSet:
+        """The built-in detectors this policy enables, with their settings."""
+        return DetectorSet(enabled=frozenset(self.detectors), phone_regions=self.phone_regions,
+                           partner_domains=self.partner_domains,
+                           hostname_patterns=tuple(compile_hostname_pattern(p)
+                                                   for p in self.internal_hostname_patterns),
+                           hostnames=tuple(h.strip().lower() for h in self.internal_hostnames))
 
     def is_blocked_tag(self, name: str) -> bool:
         return name.strip().lower() in {t.lower() for t in self.block_tags}

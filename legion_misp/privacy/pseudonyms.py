@@ -22,6 +22,8 @@ import hmac
 import ipaddress
 import unicodedata
 
+from ..errors import ConfigError
+
 MIN_KEY_BYTES = 32
 MIN_DISTINCT_BYTES = 12  # 32 random bytes almost always have ~30 distinct values
 _EMAIL_TYPES = {"email", "email-src", "email-dst", "email-reply-to", "target-email", "whois-registrant-email",
@@ -31,7 +33,7 @@ _IP_TYPES = {"ip-src", "ip-dst"}
 PSEUDONYM_DOMAIN = "pseudonym.invalid"
 
 
-class PseudonymKeyError(ValueError):
+class PseudonymKeyError(ConfigError, ValueError):
     """The federation key is missing, too short or not from a secure generator. Never contains the key."""
 
 

@@ -37,6 +37,8 @@ class EventReport:
         each kind once, so the release total is not the sum over events).
     fresh, reused : noised datums drawn afresh / republished from the noise store.
     mechanisms : names of the mechanisms that noised something in this event.
+    residual : tokens of the shared copy that still look like identifiers (filled only when the sanitiser's
+        ``report_residual`` is on; see :mod:`~legion_misp.privacy.residual`).
     """
 
     event_uuid: str | None
@@ -48,6 +50,7 @@ class EventReport:
     error: str | None = None
     fresh: int = 0
     reused: int = 0
+    residual: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, action: str, target: str, reason: str) -> None:
         self.actions.append(Action(action, target, reason))
@@ -61,4 +64,5 @@ class EventReport:
                 "error": self.error, "epsilon": self.cost.epsilon, "delta": self.cost.delta,
                 "mechanisms": list(self.mechanisms), "counts": self.counts(),
                 "fresh_noise": self.fresh, "republished_noise": self.reused,
-                "actions": [a.as_dict() for a in self.actions]}
+                "actions": [a.as_dict() for a in self.actions],
+                **({"residual": list(self.residual)} if self.residual else {})}

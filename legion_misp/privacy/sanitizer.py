@@ -1,17 +1,26 @@
 """Turn one MISP event into the copy that may leave the organisation (or None), with a report of every change.
 
 :meth:`Sanitizer.sanitize` is pure apart from drawing noise: it never mutates its input, reads no clock or file and
-writes nothing. The order of work for an event:
+writes nothing (``Sanitizer.from_config`` reads the local feed store once to learn host names). The order of work
+for an event:
 
-1. **Input check**: structure, known attribute types, distribution present (:class:`SanitizeInputError` otherwise).
-2. **Gates** (event, object, attribute): distribution 0 or below the minimum, sharing groups not mapped to this
-   federation, blocked tags, dropped categories/types/object templates, deleted items, and values that are or
-   contain internal/own-public addresses, internal host names or e-mail addresses, or sensitive terms.
+1. **Input check**: structure, known attribute types, distribution present (:class:`SanitizeInputError` otherwise);
+   an event with a field the sanitiser does not know (:mod:`~legion_misp.privacy.fields`) is **withheld** with the
+   field named, never shared with it removed or copied.
+2. **Gates** (event, object, attribute, galaxy cluster): distribution 0 or below the minimum, sharing groups not
+   mapped to this federation, blocked tags, dropped categories/types/object templates, deleted items, and indicator
+   values that are or contain protected content (:class:`~legion_misp.privacy.scrub.ProtectedContent`: internal or
+   own addresses in any notation, internal host names or e-mail addresses, sensitive terms and patterns, detector
+   findings — also disguised or encoded). User names in profile paths, UNC hosts and learned host names are
+   replaced inside an indicator value, which is kept.
 3. **Identity**: ``Orgc``/``Org`` become the federation pseudonym; creator e-mails, sightings' sources and
-   organisations, local ids, proposals, related events and every unknown field are removed (allow-lists).
-   Event, object and attribute uuids are kept.
-4. **Keyed pseudonyms** for ``pseudonymise_types``; **text scrubbing** of info, comments, text-like attributes,
-   tags, galaxy text and event reports.
+   organisations, local ids, proposals, related events are removed (allow-lists). Event, object and attribute uuids
+   are kept.
+4. **Every string scrubbed or validated**: keyed pseudonyms for ``pseudonymise_types`` (their clear values are then
+   redacted everywhere else in the event); scrubbing of info, comments, text-like attributes, object names,
+   descriptions and relations, reference comments and custom relationship types, tags, galaxy text and ``meta``,
+   event reports; MISP enumerations (categories, meta-categories, templates, relationship types), uuids, dates and
+   timestamps validated, and dropped when invalid.
 5. **Noise** (OpenDP): sighting counts, clamped numeric attributes, first_seen/last_seen pairs. The event's (ε, δ)
    is the basic composition of the mechanisms that noised something in it.
 
@@ -22,8 +31,11 @@ sightings, and a ``legion-sighting-summary`` object is added when a noisy count 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import logging
+import re
 import uuid as uuid_module
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -32,8 +44,11 @@ import numpy as np
 
 from ..errors import ConfigError, EventFormatError
 from ..stores.events import check_event, is_published
-from . import continual, gates
+from ..timeutil import is_date, parse_time
+from . import continual, fields, gates
 from .continual import ContinualCountMechanism
+from .detectors import SEGMENT_KINDS
+from .hostnames import learn_from, learn_hostnames
 from .ledger import Charge
 from .mechanisms import (
     BoundedTimestampPairMechanism,
@@ -47,13 +62,18 @@ from .noise_store import NoiseRequest, TransientBook
 from .policy import Policy
 from .pseudonyms import Pseudonymizer, PseudonymKeyError, key_from_text
 from .report import EventReport
-from .scrub import ProtectedContent
+from .residual import residual_tokens
+from .scrub import ProtectedContent, replace_spans
 
 if TYPE_CHECKING:
     from ..config import Config
 
+log = logging.getLogger(__name__)
 LEGION_NAMESPACE = uuid_module.UUID("5b0c1f3e-9a8d-4e52-b1c7-3f6d2a9e8c41")
 SIGHTING_SUMMARY_OBJECT = "legion-sighting-summary"
+# MISP drops an object without a template uuid ("Object dropped due to validation"); same naming rule as
+# legion-verdict's (uuid5 of "object-template/<name>" in the legion namespace).
+SIGHTING_SUMMARY_TEMPLATE_UUID = str(uuid_module.uuid5(LEGION_NAMESPACE, f"object-template/{SIGHTING_SUMMARY_OBJECT}"))
 TAG_PSEUDONYMISED = "legion:pseudonymised"
 TAG_NOISED = "legion:dp-noised"
 TAG_PSEUDONYM_EPOCH = "legion:pseudonym-epoch"
@@ -81,6 +101,7 @@ class _Work:
 
     report: EventReport
     timestamp: str
+    protected: ProtectedContent
     dropped_uuids: set[str] = field(default_factory=set)
     shared_attributes: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     numeric: list[tuple[dict[str, Any], str]] = field(default_factory=list)
@@ -110,6 +131,9 @@ class Sanitizer:
         The detector of what identifies the organisation.
     mechanisms_ : dict
         The DP mechanisms the policy enables, by name.
+    report_residual : bool
+        When true, each report lists the tokens of the shared copy that still look like identifiers (the
+        residual-risk report of ``legion sanitize --report``).
     """
 
     def __init__(self, policy: Policy, *, pseudonymizer: Pseudonymizer | None = None,
@@ -119,13 +143,15 @@ class Sanitizer:
         self.policy = policy
         self.pseudonymizer = pseudonymizer
         self.noise = noise if noise is not None else SecureNoise()
-        self.protected_ = ProtectedContent(policy.organisation, placeholder=policy.placeholder)
+        self.protected_ = ProtectedContent(policy.organisation, placeholder=policy.placeholder,
+                                           detectors=policy.detector_set())
         self.mechanisms_ = _build_mechanisms(policy)
         self.numeric_mechanisms_ = {
             name: ClampedNumericMechanism(lower=b.lower, upper=b.upper, sensitivity=b.sensitivity,
                                           epsilon=policy.numeric_epsilon)
             for name, b in policy.numeric_attributes.items()}
         self._known_types = gates.known_types()
+        self.report_residual = False
 
     @classmethod
     def from_config(cls, config: Config, *, seed: int | None = None,
@@ -137,11 +163,24 @@ class Sanitizer:
         policy = Policy.from_config(config)
         epoch = config.section("federation")["pseudonym_epoch"]
         try:
-            key = pseudonym_key if pseudonym_key is not None else _federation_key(config)
+            key = pseudonym_key if pseudonym_key is not None else _pseudonym_key(config)
             pseudonymizer = Pseudonymizer(key, epoch=epoch) if key is not None else None
         except PseudonymKeyError as exc:
             raise ConfigError(f"[federation] pseudonym_key: {exc}") from exc
-        return cls(policy, pseudonymizer=pseudonymizer, noise=SeededNoise(seed) if seed is not None else None)
+        sanitizer = cls(policy, pseudonymizer=pseudonymizer, noise=SeededNoise(seed) if seed is not None else None)
+        if policy.learn_hostnames_from_store:
+            sanitizer.learn_hostnames(_local_store_events(config))
+        return sanitizer
+
+    def learn_hostnames(self, events: Any) -> int:
+        """Learn the organisation's short host names from ``events`` (e.g. its whole store) for every later event.
+
+        Returns how many names are now known. ``Sanitizer.from_config`` does this with the configured feed store
+        when ``privacy.learn_hostnames_from_store`` is true.
+        """
+        learned = learn_from(events, self.policy.organisation)
+        self.protected_ = self.protected_.derive(hostnames=learned)
+        return len(self.protected_.hostnames)
 
     def params(self) -> dict[str, Any]:
         """Everything needed to rebuild this run (no key, no organisation details)."""
@@ -195,11 +234,15 @@ class Sanitizer:
         reason = reason or gates.blocked_tag(event, self.policy)
         if not reason and self.policy.published_only and not is_published(event):
             reason = "event not published (privacy.published_only)"
+        unknown = fields.unknown_fields(event)
+        if not reason and unknown:
+            reason = (f"withheld: {len(unknown)} field(s) the sanitiser does not know and cannot scrub safely: "
+                      f"{', '.join(unknown[:6])}{' ...' if len(unknown) > 6 else ''}")
         if reason:
             report.outcome = "dropped"
             report.add("dropped", "event", reason)
             return None, report
-        work = _Work(report=report, timestamp=str(event.get("timestamp", "")), origin=_origin_time(event))
+        work = _Work(report=report, timestamp=str(event.get("timestamp", "")), protected=self._protected_for(event))
         out = self._event_shell(event, event_level, work)
         out["Attribute"] = self._attributes(event.get("Attribute", []), work, where="attribute")
         out["Object"] = self._objects(event.get("Object", []), work, event_level)
@@ -208,7 +251,19 @@ class Sanitizer:
         out["Object"].extend(work.summaries)
         _drop_dangling_references(out["Object"], work.dropped_uuids)
         _remove_empty(out)
+        if self.report_residual:
+            report.residual = residual_tokens(out, placeholder=self.policy.placeholder,
+                                              own_domains=tuple(self.policy.organisation.internal_domains))
         return out, report
+
+    def _protected_for(self, event: dict[str, Any]) -> ProtectedContent:
+        """The detector for one event: plus the host names it reveals and the values pseudonymised in it (a
+        pseudonymised value must not appear in clear anywhere else in the event)."""
+        literals = [str(a.get("value", "")) for a in _all_attributes(event)
+                    if a.get("type") in self.policy.pseudonymise_types]
+        local_parts = [v.split("@", 1)[0] for v in literals if "@" in v]
+        literals += [p for p in local_parts if len(p) >= 4]
+        return self.protected_.derive(literals=literals, hostnames=learn_hostnames(event, self.policy.organisation))
 
     def _check_input(self, event: Any, location: str | None) -> None:
         try:
@@ -252,14 +307,14 @@ class Sanitizer:
     # ---- event-level parts ---------------------------------------------------------------------------------------
 
     def _event_shell(self, event: dict[str, Any], level: int, work: _Work) -> dict[str, Any]:
-        out = {k: event[k] for k in _EVENT_KEYS if k in event}
+        out = _validated(event, _EVENT_KEYS, work, "event")
         out["info"] = self._scrub(event["info"], work, "event info")
         out["distribution"] = _shared_level(level)
         organisation = pseudonym_organisation(self.policy.organisation.pseudonym)
         out["Orgc"] = organisation
         out["Org"] = dict(organisation)
         removed = sorted(k for k in event if k not in _EVENT_KEYS and k not in
-                         ("distribution", "Attribute", "Object", "EventReport", "Tag", "Galaxy"))
+                         ("distribution", "Attribute", "Object", "EventReport", "Tag", "Galaxy", "info"))
         identity = [k for k in removed if k in ("Orgc", "Org", "event_creator_email", "orgc_id", "org_id", "user_id")]
         if identity:
             work.report.add("pseudonymised", "event identity", "reporting organisation replaced by the federation "
@@ -279,11 +334,14 @@ class Sanitizer:
             if _truthy(tag.get("local")):
                 work.report.add("dropped", f"{where} tag", "local tag (never synchronised by MISP)")
                 continue
-            kind = self.protected_.contains(tag["name"])
+            kind = work.protected.contains(tag["name"])
             if kind:
                 work.report.add("dropped", f"{where} tag", f"tag name contains {kind}")
                 continue
-            kept.append({k: tag[k] for k in ("name", "colour") if k in tag})
+            clean = {"name": tag["name"]}
+            if isinstance(tag.get("colour"), str) and _COLOUR.fullmatch(tag["colour"]):
+                clean["colour"] = tag["colour"]
+            kept.append(clean)
         return kept
 
     def _galaxies(self, galaxies: Any, work: _Work, where: str) -> list[dict[str, Any]]:
@@ -295,26 +353,40 @@ class Sanitizer:
             for cluster in galaxy.get("GalaxyCluster") or []:
                 if not isinstance(cluster, dict):
                     continue
-                level = gates.parse_distribution(cluster.get("distribution", 3))
-                reason = "galaxy cluster at distribution 0" if level == 0 else None
-                if not reason and isinstance(cluster.get("tag_name"), str) and \
-                        self.policy.is_blocked_tag(cluster["tag_name"]):
-                    reason = "galaxy cluster with a blocked tag"
-                if not reason:
-                    kind = self.protected_.contains(str(cluster.get("value", ""))) or \
-                        self.protected_.contains(str(cluster.get("tag_name", "")))
-                    reason = f"galaxy cluster name contains {kind}" if kind else None
+                target = f"{where} galaxy cluster {str(cluster.get('uuid', '?'))[:40]}"
+                reason = self._cluster_gate(cluster, work)
                 if reason:
-                    work.report.add("dropped", f"{where} galaxy cluster {cluster.get('uuid', '?')}", reason)
+                    work.report.add("dropped", target, reason)
                     continue
-                clean = {k: cluster[k] for k in _CLUSTER_KEYS if k in cluster}
-                clusters.append(self._scrub_tree(clean, work, f"{where} galaxy cluster {cluster.get('uuid', '?')}"))
+                clean = _validated(cluster, ("uuid",), work, target)
+                for key in ("type", "value", "tag_name", "description", "source", "authors", "version", "meta"):
+                    if key in cluster:
+                        clean[key] = self._scrub_tree(cluster[key], work, f"{target} {key}")
+                clusters.append(clean)
             if clusters:
-                shell = {k: galaxy[k] for k in _GALAXY_KEYS if k in galaxy}
-                shell = self._scrub_tree(shell, work, f"{where} galaxy")
+                shell = _validated(galaxy, ("uuid",), work, f"{where} galaxy")
+                for key in ("name", "type", "description", "version", "namespace", "kill_chain_order", "icon"):
+                    if key in galaxy:
+                        shell[key] = self._scrub_tree(galaxy[key], work, f"{where} galaxy {key}")
                 shell["GalaxyCluster"] = clusters
                 kept.append(shell)
         return kept
+
+    def _cluster_gate(self, cluster: dict[str, Any], work: _Work) -> str | None:
+        """Galaxy clusters pass the same distribution and sharing-group gate as attributes."""
+        if _truthy(cluster.get("deleted")):
+            return "galaxy cluster deleted"
+        level = gates.parse_distribution(cluster.get("distribution", 3))
+        if level is None:
+            return "galaxy cluster with an invalid distribution"
+        reason = gates.distribution_gate(cluster, level, self.policy) if level != 5 else None
+        if reason:
+            return f"galaxy cluster: {reason}"
+        if isinstance(cluster.get("tag_name"), str) and self.policy.is_blocked_tag(cluster["tag_name"]):
+            return "galaxy cluster with a blocked tag"
+        kind = work.protected.contains(str(cluster.get("value", ""))) or \
+            work.protected.contains(str(cluster.get("tag_name", "")))
+        return f"galaxy cluster name contains {kind}" if kind else None
 
     def _event_reports(self, reports: list[dict[str, Any]], work: _Work, event_level: int) -> list[dict[str, Any]]:
         kept = []
@@ -327,11 +399,11 @@ class Sanitizer:
             if reason:
                 work.report.add("dropped", target, reason)
                 continue
-            clean = {k: report[k] for k in _REPORT_KEYS if k in report}
+            clean = _validated(report, _REPORT_KEYS, work, target)
             clean["distribution"] = _shared_level(level)
             for key in ("name", "content"):
-                if isinstance(clean.get(key), str):
-                    clean[key] = self._scrub(clean[key], work, f"{target} {key}")
+                if key in report:
+                    clean[key] = self._scrub(str(report[key]), work, f"{target} {key}")
             kept.append(clean)
         return kept
 
@@ -351,26 +423,47 @@ class Sanitizer:
                 work.report.add("dropped", target, reason)
                 work.dropped_uuids.update(_uuids_of(obj))
                 continue
-            clean = {k: obj[k] for k in _OBJECT_KEYS if k in obj}
+            clean = _validated(obj, _OBJECT_KEYS, work, target)
             clean["distribution"] = _shared_level(level)
-            if isinstance(clean.get("comment"), str):
-                clean["comment"] = self._scrub(clean["comment"], work, f"{target} comment")
-            clean["Attribute"] = self._attributes(obj.get("Attribute", []), work, where=f"{target} attribute")
+            self._object_text(obj, clean, work, target)
+            clean["Attribute"] = self._attributes(obj.get("Attribute", []), work, where=f"{target} attribute",
+                                                  object_name=obj["name"])
             if not clean["Attribute"]:
                 work.report.add("dropped", target, "no attribute of the object may leave")
                 work.dropped_uuids.add(str(obj.get("uuid")))
                 continue
-            clean["ObjectReference"] = [{k: r[k] for k in _REFERENCE_KEYS if k in r}
+            clean["ObjectReference"] = [self._reference(r, work, f"{target} reference")
                                         for r in obj.get("ObjectReference") or [] if isinstance(r, dict)
                                         and not _truthy(r.get("deleted"))]
             self._queue_times(clean, work, target)
             kept.append(clean)
         return kept
 
-    def _attributes(self, attributes: list[dict[str, Any]], work: _Work, *, where: str) -> list[dict[str, Any]]:
+    def _object_text(self, obj: dict[str, Any], clean: dict[str, Any], work: _Work, target: str) -> None:
+        """Object name and meta-category kept when MISP knows them, scrubbed otherwise; description and comment
+        scrubbed."""
+        if obj["name"] not in fields.object_templates():
+            clean["name"] = self._scrub(obj["name"], work, f"{target} name")
+        if "meta-category" in obj and obj["meta-category"] not in fields.meta_categories():
+            clean["meta-category"] = self._scrub(str(obj["meta-category"]), work, f"{target} meta-category")
+        for key in ("description", "comment"):
+            if key in obj:
+                clean[key] = self._scrub(str(obj[key]), work, f"{target} {key}")
+
+    def _reference(self, reference: dict[str, Any], work: _Work, target: str) -> dict[str, Any]:
+        clean = _validated(reference, _REFERENCE_KEYS, work, target)
+        relationship = reference.get("relationship_type")
+        if isinstance(relationship, str) and relationship not in fields.relationship_types():
+            clean["relationship_type"] = self._scrub(relationship, work, f"{target} relationship_type")
+        if "comment" in reference:
+            clean["comment"] = self._scrub(str(reference["comment"]), work, f"{target} comment")
+        return clean
+
+    def _attributes(self, attributes: list[dict[str, Any]], work: _Work, *, where: str,
+                    object_name: str | None = None) -> list[dict[str, Any]]:
         kept = []
         for attribute in attributes:
-            clean = self._attribute(attribute, work, f"{where} {attribute.get('uuid', '?')}")
+            clean = self._attribute(attribute, work, f"{where} {attribute.get('uuid', '?')}", object_name)
             if clean is None:
                 work.dropped_uuids.add(str(attribute.get("uuid")))
             else:
@@ -385,21 +478,51 @@ class Sanitizer:
         attribute_type = attribute["type"]
         category = attribute.get("category") or gates.default_category(attribute_type)
         reason = reason or gates.attribute_type_gate(attribute_type, category, self.policy)
-        if reason or attribute_type in self.policy.text_types:
+        if reason or attribute_type in self.policy.text_types or attribute_type in self.policy.pseudonymise_types:
             return reason
-        return gates.value_gate(attribute_type, str(attribute["value"]), self.protected_)
+        return gates.network_overlap(attribute_type, str(attribute["value"]), self.protected_) and \
+            "value contains protected-ip"
 
-    def _attribute(self, attribute: dict[str, Any], work: _Work, target: str) -> dict[str, Any] | None:
+    def _indicator_value(self, value: str, work: _Work, target: str,
+                         attribute_type: str = "") -> tuple[str | None, str | None]:
+        """The indicator value to share (private segments replaced) or None with the reason it stays home."""
+        if _self_evident(attribute_type, value):
+            return value, None  # a well-formed hash, address (already gated) or number cannot carry anything else
+        spans = work.protected.find(value, indicator=True)
+        if not spans:
+            return value, None
+        blocking = sorted({s.kind for s in spans if s.kind not in SEGMENT_KINDS})
+        if blocking:
+            return None, f"value contains {', '.join(blocking)}"
+        replaced = replace_spans(value, spans, self.policy.placeholder)
+        if not _keeps_indicator(replaced, self.policy.placeholder):
+            return None, f"value is {', '.join(sorted({s.kind for s in spans}))}"
+        work.report.add("scrubbed", f"{target} value", "replaced "
+                        f"{', '.join(sorted({s.kind for s in spans}))} inside the indicator by the placeholder")
+        return replaced, None
+
+    def _attribute(self, attribute: dict[str, Any], work: _Work, target: str,
+                   object_name: str | None = None) -> dict[str, Any] | None:
         level = gates.parse_distribution(attribute.get("distribution", 5))
         reason = self._attribute_gate(attribute, level)
+        value: str | None = str(attribute["value"])
+        attribute_type = attribute["type"]
+        if not reason and attribute_type not in self.policy.text_types and \
+                attribute_type not in self.policy.pseudonymise_types:
+            value, reason = self._indicator_value(value, work, target, attribute_type)
         if reason:
             work.report.add("dropped", target, reason)
             return None
-        clean = {k: attribute[k] for k in _ATTRIBUTE_KEYS if k in attribute}
-        clean["value"] = str(attribute["value"])
-        clean.setdefault("category", gates.default_category(attribute["type"]))
+        clean = _validated(attribute, _ATTRIBUTE_KEYS, work, target)
+        clean["type"] = attribute_type
+        clean["value"] = value
+        if clean.get("category") not in fields.categories():
+            clean["category"] = gates.default_category(attribute_type)
+        if "object_relation" in attribute and not (object_name and
+                                                   fields.is_known_relation(object_name, attribute["object_relation"])):
+            clean["object_relation"] = self._scrub(str(attribute["object_relation"]), work,
+                                                   f"{target} object_relation")
         clean["distribution"] = _shared_level(level)
-        attribute_type = attribute["type"]
         if attribute_type in self.policy.text_types:
             clean["value"] = self._scrub(clean["value"], work, f"{target} value")
         elif attribute_type in self.policy.pseudonymise_types:
@@ -407,8 +530,8 @@ class Sanitizer:
             clean["to_ids"] = False
             work.report.add("pseudonymised", target, f"{attribute_type} replaced by HMAC-SHA256(federation key, "
                             "normalised value)")
-        if isinstance(clean.get("comment"), str):
-            clean["comment"] = self._scrub(clean["comment"], work, f"{target} comment")
+        if "comment" in attribute:
+            clean["comment"] = self._scrub(str(attribute["comment"]), work, f"{target} comment")
         clean["Tag"] = self._tags(attribute, work, target)
         if attribute_type in self.policy.pseudonymise_types:
             clean["Tag"] += [{"name": TAG_PSEUDONYMISED},
@@ -444,7 +567,7 @@ class Sanitizer:
     # ---- text ------------------------------------------------------------------------------------------------------
 
     def _scrub(self, text: str, work: _Work, target: str) -> str:
-        scrubbed, kinds = self.protected_.scrub(text)
+        scrubbed, kinds = work.protected.scrub(text)
         if kinds:
             work.report.add("scrubbed", target, f"replaced {', '.join(kinds)} by the placeholder")
         return scrubbed
@@ -455,9 +578,11 @@ class Sanitizer:
         if isinstance(value, list):
             return [self._scrub_tree(v, work, target) for v in value]
         if isinstance(value, dict):
-            return {k: self._scrub_tree(v, work, target) for k, v in value.items()
-                    if k not in ("id", "org_id", "orgc_id", "Org", "Orgc", "collection_uuid")}
-        return value
+            return {self._scrub(str(k), work, f"{target} key"): self._scrub_tree(v, work, target)
+                    for k, v in value.items() if k not in ("id", "org_id", "orgc_id", "Org", "Orgc", "collection_uuid")}
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return self._scrub(str(value), work, target)
 
     # ---- noise -----------------------------------------------------------------------------------------------------
 
@@ -633,6 +758,7 @@ class Sanitizer:
         base = uuid_module.uuid5(LEGION_NAMESPACE, f"{attribute_uuid}/{SIGHTING_SUMMARY_OBJECT}")
         tree = self.mechanisms_["sighting-counts"]
         summary = {"uuid": str(base), "name": SIGHTING_SUMMARY_OBJECT, "meta-category": "misc", "distribution": 5,
+                   "template_uuid": SIGHTING_SUMMARY_TEMPLATE_UUID, "template_version": "1",
                    "description": "Differentially private sighting counts of one attribute (legion-misp).",
                    "comment": "continual noisy counts (binary-tree counter); see docs/privacy.md",
                    "timestamp": timestamp, "Attribute": [],
@@ -655,6 +781,97 @@ class Sanitizer:
 
 # ---- helpers -------------------------------------------------------------------------------------------------------
 
+_HEX = re.compile(r"[0-9a-fA-F]{16,128}")
+_NUMBER = re.compile(r"-?\d{1,20}(?:\.\d{1,20})?")
+_HASH_TYPES = frozenset({"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha512/224", "sha512/256",
+                         "sha3-224", "sha3-256", "sha3-384", "sha3-512", "imphash", "pehash", "authentihash",
+                         "cdhash", "telfhash", "ja3-fingerprint-md5", "jarm-fingerprint", "hassh-md5",
+                         "hasshserver-md5", "x509-fingerprint-md5", "x509-fingerprint-sha1",
+                         "x509-fingerprint-sha256", "vhash", "tlsh"})
+_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
+_VALIDATORS = {
+    "uuid": fields.is_uuid, "extends_uuid": fields.is_uuid, "template_uuid": fields.is_uuid,
+    "referenced_uuid": fields.is_uuid, "object_uuid": fields.is_uuid,
+    "timestamp": fields.is_epoch, "publish_timestamp": fields.is_epoch, "date": is_date,
+    "template_version": lambda v: str(v).strip().isdigit(),
+    "threat_level_id": lambda v: str(v).strip() in fields.ENUMERATED["threat_level_id"],
+    "analysis": lambda v: str(v).strip() in fields.ENUMERATED["analysis"],
+    "published": lambda v: v in (True, False, 0, 1, "0", "1"),
+    "to_ids": lambda v: v in (True, False, 0, 1, "0", "1"),
+    "disable_correlation": lambda v: v in (True, False, 0, 1, "0", "1"),
+    "first_seen": lambda v: _epoch(v) is not None, "last_seen": lambda v: _epoch(v) is not None,
+    "category": lambda v: v in fields.categories(),
+    "meta-category": lambda v: isinstance(v, str), "relationship_type": lambda v: isinstance(v, str),
+}
+
+
+def _validated(element: dict[str, Any], keys: tuple[str, ...], work: _Work, target: str) -> dict[str, Any]:
+    """The element's fields among ``keys`` that pass their validator (strings to scrub are handled by callers);
+    a field that fails is left out and reported. Keys without a validator are copied only if they are scrubbed
+    afterwards by the caller."""
+    out: dict[str, Any] = {}
+    for key in keys:
+        if key not in element or element[key] in (None, ""):
+            continue
+        check = _VALIDATORS.get(key)
+        if check is None:
+            out[key] = element[key]
+        elif check(element[key]):
+            out[key] = element[key]
+        else:
+            work.report.add("removed", f"{target} {key}", "not a valid value for this field")
+    return out
+
+
+def _self_evident(attribute_type: str, value: str) -> bool:
+    """A value whose form leaves no room for anything but itself: a hex hash, a canonical IP address (the network
+    gate has judged it), ``ip|port``, a plain number."""
+    if attribute_type in _HASH_TYPES:
+        return bool(_HEX.fullmatch(value))
+    if attribute_type in ("ip-src", "ip-dst", "ip-src|port", "ip-dst|port"):
+        address, _, port = value.partition("|")
+        if port and not port.strip().isdigit():
+            return False
+        try:
+            return str(ipaddress.ip_address(address.strip())) == address.strip().lower()
+        except ValueError:
+            return False
+    if attribute_type in ("counter", "size-in-bytes", "float", "port"):
+        return bool(_NUMBER.fullmatch(value.strip()))
+    return False
+
+
+def _keeps_indicator(value: str, placeholder: str) -> bool:
+    """After replacing private segments, is there still an indicator (not only the placeholder and separators)?"""
+    rest = value.replace(placeholder, "")
+    return sum(c.isalnum() for c in rest) >= 3
+
+
+def _all_attributes(event: dict[str, Any]) -> list[dict[str, Any]]:
+    attributes = [a for a in event.get("Attribute") or [] if isinstance(a, dict)]
+    for obj in event.get("Object") or []:
+        if isinstance(obj, dict):
+            attributes += [a for a in obj.get("Attribute") or [] if isinstance(a, dict)]
+    return attributes
+
+
+def _local_store_events(config: Config) -> Iterator[dict[str, Any]]:
+    """Every event of the configured store when it is a local feed, streamed (a MISP store is not pulled whole for
+    this). Learning is best effort: a broken or missing store yields nothing more."""
+    from ..stores import FeedStore
+
+    store = config.section("store")
+    if store.get("kind") != "feed" or not store.get("path"):
+        return
+    path = config.resolve_path(store["path"])
+    if not path.is_dir():
+        return
+    try:
+        yield from FeedStore(path, create=False).query(on_error=lambda *_: None)
+    except Exception as exc:  # a broken store must not stop a release; its events are still checked one by one
+        log.warning("host names not learned from the store %s: %s", path, type(exc).__name__)
+
+
 def _build_mechanisms(policy: Policy) -> dict[str, Any]:
     mechanisms: dict[str, Any] = {}
     if policy.sightings == "noise":
@@ -672,11 +889,10 @@ def _build_mechanisms(policy: Policy) -> dict[str, Any]:
 
 def _origin_time(event: dict[str, Any]) -> int:
     """Where an event's sighting counter starts: its (shared) ``date``, else its timestamp."""
-    try:
-        day = dt.date.fromisoformat(str(event.get("date", ""))[:10])
-        return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
-    except ValueError:
-        return _epoch_int(event.get("timestamp")) or 0
+    date = str(event.get("date", ""))[:10]
+    if is_date(date):
+        return int(parse_time(date, assume_utc=True, allow_date=True).timestamp())
+    return _epoch_int(event.get("timestamp")) or 0
 
 
 def _event_origin(work: _Work) -> int:
@@ -710,7 +926,7 @@ def _draw_time(mechanism: BoundedTimestampPairMechanism, moment: int, noise: Noi
     return int(moment) + int(mechanism.truncated_noise(noise, 1)[0])
 
 
-def _federation_key(config: Config) -> bytes | None:
+def _pseudonym_key(config: Config) -> bytes | None:
     reference = config.section("federation")["pseudonym_key"]
     if reference is None:
         return None
@@ -772,12 +988,9 @@ def _epoch(value: Any) -> int | None:
     if as_int is not None:
         return as_int
     try:
-        parsed = dt.datetime.fromisoformat(str(value).strip())
+        return int(parse_time(str(value), assume_utc=True, allow_date=True).timestamp())
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return int(parsed.timestamp())
 
 
 def _epoch_int(value: Any) -> int | None:

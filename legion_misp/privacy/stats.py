@@ -29,13 +29,17 @@ from __future__ import annotations
 
 import math
 import re
+import time
 import uuid as uuid_module
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import StoreError
+from ..stores.base import EventSink, EventSource
 from . import gates
+from .ledger import Ledger
 from .mechanisms import NoiseSource, PrivacyCost, SecureNoise, ThresholdHistogramMechanism
 from .policy import Policy
 from .sanitizer import _epoch_int as _int
@@ -92,7 +96,8 @@ class StatisticsRelease:
     def __init__(self, policy: Policy, *, noise: NoiseSource | None = None):
         self.policy = policy
         self.noise = noise if noise is not None else SecureNoise()
-        self.protected_ = ProtectedContent(policy.organisation, placeholder=policy.placeholder)
+        self.protected_ = ProtectedContent(policy.organisation, placeholder=policy.placeholder,
+                                           detectors=policy.detector_set())
         self.mechanisms_ = self._build(policy)
 
     @staticmethod
@@ -190,6 +195,58 @@ class StatisticsRelease:
             ("threshold-data-keys", "counter", str(thresholds["tag"])),
             ("noise", "text", self.noise.description),
         ])
+
+
+
+@dataclass
+class StatisticsReport:
+    """What one :func:`release_statistics` did: its cost, the mechanisms, and (unless a dry run) the ledger entry,
+    the released counts, the event written and the events that could not be read."""
+
+    cost: PrivacyCost
+    mechanisms: dict[str, Any]
+    dry_run: bool
+    ledger_entry: int | None = None
+    result: StatisticsResult | None = None
+    event: dict[str, Any] | None = None
+    errors: list[StoreError] = field(default_factory=list)
+
+    @property
+    def released(self) -> int:
+        """How many noisy counts were released."""
+        return 0 if self.result is None else sum(len(v) for v in self.result.counts.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.dry_run or self.result is None or self.event is None:
+            return {"dry_run": True, **self.cost.as_dict(), "mechanisms": self.mechanisms}
+        return {"ledger_entry": self.ledger_entry, **self.result.as_dict(), "event_uuid": self.event["uuid"],
+                "mechanisms": self.mechanisms}
+
+
+def release_statistics(source: EventSource | None, sink: EventSink | None, policy: Policy, *, ledger: Ledger | None,
+                       window_seconds: float, dry_run: bool = False, noise: NoiseSource | None = None,
+                       now: int | None = None, what: str = "stats") -> StatisticsReport:
+    """Release the DP statistics of the events of the last ``window_seconds`` as one MISP event in ``sink``.
+
+    The release's (ε, δ) is debited from ``ledger`` (scope ``stats``) before any event is read; a full budget raises
+    :class:`~legion_misp.privacy.ledger.BudgetExceeded` and nothing is read or written. A dry run computes the cost
+    only. Events that cannot be read are skipped and listed in the report's ``errors``.
+    """
+    release = StatisticsRelease(policy, noise=noise)
+    cost = release.cost()
+    report = StatisticsReport(cost, {d: m.describe() for d, m in release.mechanisms_.items()}, dry_run=dry_run)
+    if dry_run:
+        return report
+    if source is None or sink is None or ledger is None:
+        raise ValueError("a statistics release needs a source, a sink and a ledger (or dry_run=True)")
+    end = int(time.time()) if now is None else now
+    start = int(end - window_seconds)
+    report.ledger_entry = ledger.spend(epsilon=cost.epsilon, delta=cost.delta, what=what, scope="stats")
+    report.result = release.release(source.query(since=start, on_error=report.errors.append), window_start=start,
+                                    window_end=end)
+    report.event = release.to_event(report.result, now=end)
+    sink.upsert(report.event)
+    return report
 
 
 def _object(name: str, event_uuid: str, seed: str, now: int, rows: list[tuple[str, str, str]]) -> dict[str, Any]:

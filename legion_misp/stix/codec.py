@@ -19,6 +19,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import LegionError
+
 log = logging.getLogger(__name__)
 
 CONTAINER_TYPES = frozenset({"report", "grouping"})
@@ -32,7 +34,7 @@ NAMESPACE = uuid.UUID("8c5a3c56-6d0e-4c3f-9a51-6b1f3f1f9e01")  # uuid5 namespace
 PEER_TAG = 'legion:peer="{}"'
 
 
-class ObjectRejected(ValueError):
+class ObjectRejected(LegionError, ValueError):
     """A pulled object fails a check; the message is the quarantine reason."""
 
 
@@ -120,7 +122,7 @@ class StixObject:
         return (self.id, self.version)
 
 
-class ConversionError(ValueError):
+class ConversionError(LegionError, ValueError):
     """misp-stix could not convert an event; names the event uuid."""
 
 
@@ -128,7 +130,7 @@ class MispToStix:
     """Reusable MISP → STIX 2.1 converter (one ``MISPtoSTIX21Parser``)."""
 
     def __init__(self) -> None:
-        from misp_stix_converter import MISPtoSTIX21Parser
+        from misp_stix_converter import MISPtoSTIX21Parser  # ~0.9 s to import: only when converting
 
         self._parser = MISPtoSTIX21Parser()
 
@@ -155,7 +157,7 @@ def _version_of(obj: Any) -> str:
         return ""
     text = str(modified)
     if not isinstance(modified, str):  # a STIXdatetime: format as stix2 serialises it
-        from stix2.utils import format_datetime
+        from stix2.utils import format_datetime  # stix2: ~0.4 s to import, only for STIX datetimes
 
         text = format_datetime(modified)
     return text
@@ -194,7 +196,7 @@ def stix_to_misp(objects: list[dict[str, Any]], *, event_uuid: str | None = None
     ``event_uuid`` overrides the uuid the parser picks (used for groups without a container, so re-conversions
     upsert the same event). Raises :class:`ConversionError` if misp-stix fails on the whole group.
     """
-    from misp_stix_converter import ExternalSTIX2toMISPParser, InternalSTIX2toMISPParser
+    from misp_stix_converter import ExternalSTIX2toMISPParser, InternalSTIX2toMISPParser  # ~0.9 s: when used
     from misp_stix_converter.tools import load_stix2_content
     from misp_stix_converter.tools.stix2_to_misp_helpers import is_stix2_from_misp
 
@@ -223,12 +225,27 @@ def stix_to_misp(objects: list[dict[str, Any]], *, event_uuid: str | None = None
     event = event.get("Event", event)
     if event_uuid:
         event["uuid"] = event_uuid
+    if not isinstance(event.get("Orgc"), dict) or not event["Orgc"].get("name"):
+        creator = _creator_identity(valid)
+        if creator is not None:  # misp-stix leaves Orgc out; MISP would then credit the receiving organisation
+            event["Orgc"] = creator
     if peer:
         tags = event.setdefault("Tag", [])
         name = PEER_TAG.format(peer)
         if not any(t.get("name") == name for t in tags):
             tags.append({"name": name})
     return Converted(event=event, invalid=invalid, from_misp=from_misp)
+
+
+def _creator_identity(objects: list[dict[str, Any]]) -> dict[str, str] | None:
+    """``{"name", "uuid"}`` of the identity that created the group's container (else of its first object)."""
+    identities = {o.get("id"): o for o in objects if o.get("type") == "identity"}
+    ordered = sorted(objects, key=lambda o: o.get("type") not in CONTAINER_TYPES)
+    for obj in ordered:
+        identity = identities.get(obj.get("created_by_ref"))
+        if identity is not None and identity.get("name"):
+            return {"name": str(identity["name"]), "uuid": str(identity["id"]).split("--", 1)[1]}
+    return None
 
 
 def _quietly(func: Any, *args: Any) -> Any:
@@ -242,7 +259,7 @@ def _quietly(func: Any, *args: Any) -> Any:
 
 
 def _invalid_reason(obj: Any) -> str:
-    import stix2
+    import stix2  # ~0.4 s to import: only when an object is validated
 
     try:
         stix2.parse(obj, allow_custom=True, version="2.1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, ConfigProblem
+from ..schema import Key, is_url, one_of
 from .base import EventSink, EventSource, EventStore, UpsertResult, new_sighting
 from .feed import FeedStore
 from .memory import MemoryEventStore
@@ -12,8 +13,28 @@ from .memory import MemoryEventStore
 if TYPE_CHECKING:
     from ..config import Config
 
-__all__ = ["EventSink", "EventSource", "EventStore", "FeedStore", "MemoryEventStore", "UpsertResult",
-           "new_sighting", "open_store"]
+__all__ = ["STORE_KEYS", "EventSink", "EventSource", "EventStore", "FeedStore", "MemoryEventStore", "UpsertResult",
+           "new_sighting", "open_store", "store_problems"]
+
+STORE_KEYS: tuple[Key, ...] = (
+    Key("kind", str, "feed", "'feed' (a MISP feed directory) or 'misp' (a MISP instance through its REST API).",
+        check=one_of("feed", "misp")),
+    Key("path", str, "data/feed", "Feed directory for kind = 'feed' (relative to the config file)."),
+    Key("url", str, None, "MISP base URL for kind = 'misp'.", check=is_url),
+    Key("api_key", str, None, "MISP API key for kind = 'misp', as 'env:NAME' or 'file:PATH'.", secret=True),
+    Key("verify_tls", bool, True, "Verify the MISP server's TLS certificate. Turn off only for a lab."),
+    Key("ca_bundle", str, None, "Path to a CA bundle (PEM) for a MISP server with a private CA."),
+    Key("timeout", float, 30.0, "Seconds to wait for each MISP API request."),
+    Key("page_size", int, 100, "Events per MISP restSearch page.", check=lambda v: None if v > 0 else "must be > 0"),
+)
+
+
+def store_problems(values: dict) -> list[ConfigProblem]:
+    """``[store]`` checks across keys: kind = 'misp' needs a URL and an API key."""
+    if values.get("kind") != "misp":
+        return []
+    return [ConfigProblem(f"store.{key}", "is required when store.kind = 'misp'")
+            for key in ("url", "api_key") if not values.get(key)]
 
 
 def open_store(config: Config) -> EventStore:
@@ -21,7 +42,7 @@ def open_store(config: Config) -> EventStore:
     section = config.section("store")
     if section["kind"] == "feed":
         return FeedStore(config.resolve_path(section["path"]))
-    from .misp_api import MispApiStore
+    from .misp_api import MispApiStore  # PyMISP takes ~0.2 s to import: only for kind = "misp"
 
     api_key = config.secret(section["api_key"])
     if api_key is None or not section["url"]:

@@ -27,7 +27,6 @@ For the MISP import module (a bundle in, a MISP event out), the pure path is::
 """
 
 from ..errors import KeyFileError, SigningError, TrustError
-from . import settings as _settings  # noqa: F401  (registers the [federation] trust keys)
 from .canonical import CanonicalizationError, canonicalize, signing_payload, without_signature
 from .corroboration import (
     Corroboration,

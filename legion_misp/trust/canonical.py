@@ -13,10 +13,11 @@ from typing import Any
 
 import rfc8785
 
+from ..errors import TrustError
 from .extension import EXTENSION_ID
 
 
-class CanonicalizationError(ValueError):
+class CanonicalizationError(TrustError, ValueError):
     """The value is not I-JSON (a huge integer, NaN/Infinity, a non-string key, an unpaired surrogate...)."""
 
 

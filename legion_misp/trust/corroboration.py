@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..timeutil import parse_time
+
 TAG_PREFIX = "legion:corroboration="
 SIGNER_TAG_PREFIX = "legion:signed-by="
 
@@ -183,7 +185,6 @@ def sighting_of(obj: dict[str, Any], *, signer: str | None, key_id: str | None, 
     key = indicator_key(obj) if not obj.get("revoked") else None
     if key is None or signer is None or not isinstance(obj.get("id"), str):
         return None
-    from ..timeutil import parse_time
 
     try:
         published = min(parse_time(obj.get("modified") or obj.get("created")), received)

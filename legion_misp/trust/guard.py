@@ -9,7 +9,8 @@ database and the collection being pulled, giving a :class:`PullGuard` that the c
 2. :meth:`PullGuard.annotate` on every MISP event converted from a group of accepted objects: ``to_ids`` by
    corroboration, ``legion:corroboration="k-of-n"`` tags, ``legion:signed-by`` on the event;
 3. :meth:`PullGuard.refresh` at the end of a pull: local events holding an indicator that more (or fewer) members
-   now publish are re-annotated and stored again.
+   now publish are re-annotated and handed back through the caller's ``load``/``save`` callbacks (trust never
+   touches an event store itself).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..stores import EventStore, UpsertResult
 from ..timeutil import utc_now
 from .canonical import signature_entry
 from .corroboration import (
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from ..config import Config
 
 Clock = Callable[[], dt.datetime]
+LoadEvent = Callable[[str], dict[str, Any] | None]  # event uuid -> the stored event, or None
+SaveEvent = Callable[[dict[str, Any]], bool]  # store a re-annotated event; True when it was updated
 CONTAINER_TYPES = frozenset({"report", "grouping"})
 
 
@@ -133,13 +135,14 @@ class PullGuard:
         entry = signature_entry(container) if container else None
         return set_signer_tag(annotated, entry.get("signer") if isinstance(entry, dict) else None)
 
-    def refresh(self, store: EventStore) -> int:
-        """Re-annotate stored events holding an indicator whose publishers changed in this pull. Returns how many
-        events were updated (``timestamp`` +1 s on the event and on each changed attribute)."""
+    def refresh(self, load: LoadEvent, save: SaveEvent) -> int:
+        """Re-annotate stored events holding an indicator whose publishers changed in this pull: ``load`` fetches
+        an event by uuid, ``save`` stores the re-annotated copy (``timestamp`` +1 s on the event and on each changed
+        attribute). Returns how many events were updated."""
         changed, self._changed = self._changed, set()
         updated = 0
         for event_uuid in self.state.events_with(changed):
-            event = store.get(event_uuid)
+            event = load(event_uuid)
             if event is None:
                 continue
             refs = self.state.event_refs(event_uuid)
@@ -147,7 +150,7 @@ class PullGuard:
             annotated = apply_corroboration(event, refs, decisions, bump=True)
             if annotated.get("timestamp") == event.get("timestamp"):
                 continue  # nothing changed
-            if store.upsert(annotated, force=True) is UpsertResult.UPDATED:
+            if save(annotated):
                 updated += 1
         self.stats.refreshed += updated
         return updated

@@ -14,9 +14,7 @@ Nothing in this module logs or prints a private key; errors name files, never co
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +23,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ..errors import KeyFileError, SecretError
-from ..secrets import Secret
+from ..secrets import SECRET_FILE_MODE, Secret, write_secret_file
 from .roster import key_id
 
-KEY_FILE_MODE = 0o600
+KEY_FILE_MODE = SECRET_FILE_MODE
 
 
 def public_key_text(public_key: Ed25519PublicKey | bytes) -> str:
@@ -116,43 +114,11 @@ def _pem(key: Ed25519PrivateKey) -> bytes:
 
 
 def _write_new(path: Path, data: bytes, *, replace: bool) -> None:
-    """Write ``data`` to ``path`` with mode 0600, atomically (never a partly written or world-readable key)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not replace and path.exists():
+    """Write a key file with mode 0600, atomically (:func:`~legion_misp.secrets.write_secret_file`)."""
+    try:
+        write_secret_file(path, data, replace=replace)
+    except FileExistsError:
         raise KeyFileError("refusing to overwrite an existing key file (use `legion keys rotate` to replace a "
-                           "key)", path=path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                             KEY_FILE_MODE)
+                           "key)", path=path) from None
     except OSError as exc:
-        raise KeyFileError(f"cannot create a key file ({exc.strerror})", path=temporary) from None
-    try:
-        try:
-            os.fchmod(descriptor, KEY_FILE_MODE)  # exactly 0600, whatever the umask
-            os.write(descriptor, data)
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        if replace:
-            os.replace(temporary, path)
-        else:
-            try:
-                os.link(temporary, path)  # fails if path appeared meanwhile: never overwrite
-            except FileExistsError:
-                raise KeyFileError("refusing to overwrite an existing key file", path=path) from None
-            except OSError as exc:
-                raise KeyFileError(f"cannot create the key file ({exc.strerror})", path=path) from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        descriptor = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        raise KeyFileError(f"cannot create the key file ({exc.strerror})", path=path) from None

@@ -7,6 +7,7 @@ signature names.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from ..config import decode_ed25519_public_key
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from ..errors import ConfigError, ConfigProblem
 from ..timeutil import parse_time
 
@@ -27,6 +29,27 @@ ANY_COLLECTION = "*"
 def key_id(public_key: bytes) -> str:
     """The id of a raw 32-byte Ed25519 public key: the first 16 bytes of its SHA-256, in hex (32 characters)."""
     return hashlib.sha256(public_key).hexdigest()[:32]
+
+
+def is_ed25519_public_key(value: Any) -> str | None:
+    """Check a base64 (standard or URL-safe) raw 32-byte Ed25519 public key, optionally prefixed ``ed25519:``."""
+    try:
+        decode_ed25519_public_key(value)
+    except ValueError:
+        return "not a valid Ed25519 key (expected base64 of the 32-byte raw public key)"
+    return None
+
+
+def decode_ed25519_public_key(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    text = value.removeprefix("ed25519:").strip()
+    try:
+        raw = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
+        Ed25519PublicKey.from_public_bytes(raw)
+    except Exception as exc:
+        raise ValueError("invalid Ed25519 public key") from exc
+    return raw
 
 
 class KeyStatus(StrEnum):

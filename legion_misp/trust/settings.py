@@ -1,8 +1,8 @@
 """The trust keys of ``[federation]`` and the validated :class:`TrustSettings`.
 
-``[federation]`` (defined by the foundation) already holds the roster (``[[federation.members]]``: pseudonym,
-public key, collections). This module adds, with :func:`~legion_misp.config.register_keys`:
+The app layer (:mod:`legion_misp.sections`) puts these keys into ``[federation]``:
 
+- the roster (:data:`MEMBERS_KEY`, ``[[federation.members]]``: pseudonym, public key, collections);
 - our own signing key (``private_key = "file:PATH"``, mode 0600, see :mod:`.keys`);
 - what we accept (``require_signatures``), how many lying members we tolerate (``corroboration_f``) and within
   which window confirmations count (``corroboration_window``);
@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import MEMBER_KEYS, is_ed25519_public_key, register_keys
-from ..schema import Key, in_range
+from ..errors import ConfigProblem
+from ..schema import Key, in_range, non_empty_str
 from ..timeutil import is_duration, is_timestamp, parse_duration
+from .roster import is_ed25519_public_key
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -60,7 +61,9 @@ REVOKED_KEY_KEYS: tuple[Key, ...] = (
 )
 
 TRUSTED_MEMBER_KEYS: tuple[Key, ...] = (
-    *(k for k in MEMBER_KEYS if k.name != "collections"),
+    Key("pseudonym", str, doc="The member's federation pseudonym.", check=non_empty_str),
+    Key("public_key", str, doc="The member's Ed25519 public key (base64 of the 32 raw bytes).",
+        check=is_ed25519_public_key),
     Key("collections", list, [], "Ids of the TAXII collections this member may publish to (\"*\": any). An "
         "object signed by a member on a collection not listed here is quarantined.", check=_collection_ids),
     Key("previous_keys", list, [], "Keys the member rotated out ([[federation.members.previous_keys]]: "
@@ -69,10 +72,11 @@ TRUSTED_MEMBER_KEYS: tuple[Key, ...] = (
         "revoked_at, reason).", item_schema=REVOKED_KEY_KEYS),
 )
 
+MEMBERS_KEY = Key("members", list, [], "The member roster ([[federation.members]] tables): pseudonym, public_key, "
+                  "collections, previous_keys, revoked_keys. List every member, this organisation included.",
+                  item_schema=TRUSTED_MEMBER_KEYS)
+
 TRUST_KEYS: tuple[Key, ...] = (
-    Key("members", list, [], "The member roster ([[federation.members]] tables): pseudonym, public_key, "
-        "collections, previous_keys, revoked_keys. List every member, this organisation included.",
-        item_schema=TRUSTED_MEMBER_KEYS),
     Key("private_key", str, None, "This organisation's Ed25519 signing key, as 'file:PATH' (created by "
         "`legion keys generate`, mode 0600). Every object published is signed with it.", check=_file_reference,
         secret=True),
@@ -86,7 +90,19 @@ TRUST_KEYS: tuple[Key, ...] = (
         "retired_at, e.g. '7d'.", check=is_duration),
 )
 
-register_keys("federation", TRUST_KEYS)
+
+
+def member_problems(federation: dict[str, Any]) -> list[ConfigProblem]:
+    """``[federation]`` check across members: each pseudonym appears once in the roster."""
+    problems = []
+    seen: dict[str, int] = {}
+    for index, member in enumerate(federation.get("members", [])):
+        name = member.get("pseudonym")
+        if name in seen:
+            problems.append(ConfigProblem(f"federation.members[{index}].pseudonym",
+                                          f"duplicate of federation.members[{seen[name]}]"))
+        seen.setdefault(name, index)
+    return problems
 
 
 @dataclass(frozen=True)

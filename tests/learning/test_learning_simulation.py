@@ -14,8 +14,8 @@ from legion_misp.learning.data import load_spambase, partition_iid
 from legion_misp.learning.experiment import prepare_seed
 from legion_misp.learning.simulation import (
     LEDGER_SCOPE,
-    Member,
     MemberPlan,
+    Participant,
     TrainingConfig,
     attack_advantage,
     check_budget,
@@ -32,10 +32,10 @@ def splits():
     return prepare_seed(load_spambase(), 0)
 
 
-def members(splits, config: TrainingConfig, k: int, seed: int = 0, extra=None) -> list[Member]:
+def members(splits, config: TrainingConfig, k: int, seed: int = 0, extra=None) -> list[Participant]:
     parts = partition_iid(splits.train, k, np.random.default_rng(seed))
     extra = extra or {}
-    return [Member(f"member-{i + 1}", p.X, p.y, plan_member(len(p), config), **extra.get(i, {}))
+    return [Participant(f"member-{i + 1}", p.X, p.y, plan_member(len(p), config), **extra.get(i, {}))
             for i, p in enumerate(parts)]
 
 
@@ -114,7 +114,7 @@ def test_membership_inference_advantage_is_lower_with_strong_dp(splits) -> None:
     overfit = TrainingConfig(rounds=3, local_epochs=60, batch_size=20, learning_rate=4.0, l2=0.0, epsilon=None)
     parts = partition_iid(small, 2, np.random.default_rng(0))
     def advantage(config: TrainingConfig) -> float:
-        group = [Member(f"m{i}", p.X, p.y, plan_member(len(p), config)) for i, p in enumerate(parts)]
+        group = [Participant(f"m{i}", p.X, p.y, plan_member(len(p), config)) for i, p in enumerate(parts)]
         result = run(splits, config, group)
         return attack_advantage(result.weights, parts, splits.test, np.random.default_rng(0))
     plain, private = advantage(overfit), advantage(replace(overfit, epsilon=0.5))

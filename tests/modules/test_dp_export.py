@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 import stix2
 
-from legion_misp.config import load_config
+from legion_misp.sections import load_config
 from legion_misp.mispmod import dp_export
 from legion_misp.privacy.ledger import open_ledger
 from tests.helpers import FIXTURES, REPO, load_example_events
@@ -128,7 +128,7 @@ def test_bad_settings_are_clear(config_path):
                                      "config": {"config_path": str(config_path), "format": "csv"}})
     assert "format must be one of" in answer["error"]
     answer = dp_export.dict_handler({"data": [{"Event": event}],
-                                     "config": {"config_path": str(config_path), "federation_key": "literal"}})
+                                     "config": {"config_path": str(config_path), "pseudonym_key": "literal"}})
     assert "never the key itself" in answer["error"]
 
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from legion_misp.config import load_default_config
 from legion_misp.privacy.findings import publish_gate_findings
 from legion_misp.privacy.policy import Policy
+from legion_misp.sections import load_default_config
 from tests.helpers import FIXTURES, REPO, load_example_events, make_event
 
 CONFIG = REPO / "legion_misp" / "data" / "legion.example.toml"

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from legion_misp.config import load_config
 from legion_misp.privacy.ledger import open_ledger
 from legion_misp.privacy.mechanisms import SeededNoise
 from legion_misp.privacy.policy import Policy
 from legion_misp.privacy.pseudonyms import Pseudonymizer
 from legion_misp.privacy.sanitizer import Sanitizer
+from legion_misp.sections import load_config
 
 CONFIG_TEMPLATE = """
 [organisation]

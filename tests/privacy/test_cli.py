@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from legion_misp.cli import main as legion_main
-from legion_misp.config import load_config
 from legion_misp.privacy.ledger import open_ledger
+from legion_misp.sections import load_config
 from legion_misp.stores import FeedStore
 
 from .conftest import attribute, event, new_uuid, write_config, write_feed

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from legion_misp.config import load_config
 from legion_misp.privacy.ledger import BudgetExceeded, Ledger, open_ledger
 from legion_misp.privacy.release import BATCH_EVENTS
+from legion_misp.sections import load_config
 from legion_misp.stores import FeedStore
 
 from .conftest import attribute, event, write_config, write_feed

@@ -61,7 +61,7 @@ def test_encoded_forms_are_found(protected: ProtectedContent, secret: str) -> No
 
 @pytest.mark.parametrize("text", [
     "beacon to 203.0.113.10 and 8.8.8.8",
-    "evilcorp.example and corp.example.com are not ours",
+    "evilcorp.example and corp.examples.com are not ours",
     "https://notcorp.example/x",
     "hash 9e107d9d372bb6826bd81d3542a419d6 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
     "version 110.20.30.400 and 1.2.3.4.5",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from legion_misp.config import load_config
+from legion_misp.sections import load_config
 from legion_misp.privacy.ledger import Ledger, open_ledger
 from legion_misp.privacy.noise_store import DryRunBook, PersistentBook
 from legion_misp.privacy.sanitizer import Sanitizer
@@ -30,7 +30,7 @@ PUSH_SCRIPT = textwrap.dedent('''
     from pathlib import Path
     from connectors.job import SyncJob
     from connectors.sanitize import SanitizerHook
-    from legion_misp.config import load_config
+    from legion_misp.sections import load_config
     from legion_misp.privacy.ledger import Ledger, open_ledger
     from legion_misp.privacy.sanitizer import Sanitizer
     from legion_misp.stores import FeedStore

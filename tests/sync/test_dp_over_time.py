@@ -15,7 +15,7 @@ import pytest
 
 from connectors.job import SyncJob
 from connectors.sanitize import SanitizerHook
-from legion_misp.config import load_config
+from legion_misp.sections import load_config
 from legion_misp.privacy.ledger import open_ledger
 from legion_misp.privacy.sanitizer import Sanitizer
 from legion_misp.stores import FeedStore

@@ -24,8 +24,8 @@ from connectors.quarantine import retry_quarantine
 from connectors.settings import CollectionSettings, SyncSettings
 from connectors.state import SyncState
 from connectors.transport import TaxiiClient
-from legion_misp.config import parse_config
 from legion_misp.errors import ConfigError, TransportError
+from legion_misp.sections import parse_config
 from legion_misp.stores import MemoryEventStore
 from tests.support.events import make_event
 from tests.support.servers import free_port

@@ -10,7 +10,7 @@ import pytest
 from connectors.datastore import MemoryStixCollection
 from connectors.publish import Publisher
 from connectors.pull import REVOKED_TAG, Puller
-from connectors.sanitize import resolve_sanitizer, unwrap_sanitized
+from connectors.sanitize import SanitizerHook, resolve_sanitizer
 from connectors.state import SyncState
 from legion_misp.errors import SanitizerUnavailableError
 from legion_misp.stix.codec import ObjectRejected, check_object, nesting_depth
@@ -79,8 +79,30 @@ def test_no_sanitiser_means_no_push():
         resolve_sanitizer(None)
     assert "--no-sanitize" in str(caught.value) and caught.value.exit_code == 2
     assert resolve_sanitizer(None, no_sanitize=True)({"uuid": "x"}) == {"uuid": "x"}
-    assert unwrap_sanitized(({"Event": {"uuid": "y"}}, {"report": 1})) == {"uuid": "y"}
-    assert unwrap_sanitized((None, {"dropped": True})) is None
+
+
+def test_the_sanitiser_hook_returns_the_shared_copy_or_none_and_charges_first(tmp_path):
+    from legion_misp.privacy import Ledger, PrivacyCost
+
+    class Recording:
+        def __init__(self):
+            self.calls = []
+
+        def release_cost(self):
+            self.calls.append("cost")
+            return PrivacyCost(0.5, 0.0)
+
+        def sanitize(self, event):
+            self.calls.append(event["uuid"])
+            return (None if event.get("stay") else dict(event, info="shared")), object()
+
+    sanitizer, ledger = Recording(), Ledger(tmp_path / "ledger.sqlite", budget_epsilon=1.0)
+    hook = SanitizerHook(sanitizer, ledger, what="push test")
+    assert hook({"uuid": "a"}) == {"uuid": "a", "info": "shared"} and hook({"uuid": "b", "stay": True}) is None
+    assert sanitizer.calls == ["cost", "a", "b"]  # charged once, before the first event
+    assert [(e.epsilon, e.scope, e.what) for e in ledger.entries()] == [(0.5, "sync", "push test")]
+    with pytest.raises(SanitizerUnavailableError):
+        SanitizerHook(Recording(), None)({"uuid": "c"})  # spends budget but has no ledger: refused
 
 
 def test_versions_dedup_and_revocation(tmp_path):

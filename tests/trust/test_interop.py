@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from connectors.job import SyncJob
-from legion_misp.config import load_config
 from legion_misp.demo.attacks import misp_event
+from legion_misp.sections import load_config
 from legion_misp.stores import MemoryEventStore
 from legion_misp.trust import EXTENSION_ID, KeyFileError, generate_key_file
 from tests.support.servers import OpenTaxiiServer

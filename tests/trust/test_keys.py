@@ -12,9 +12,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from legion_misp.cli import main
-from legion_misp.config import parse_config
 from legion_misp.errors import ConfigError
 from legion_misp.log import RedactingFilter
+from legion_misp.sections import parse_config
 from legion_misp.timeutil import parse_time
 from legion_misp.trust import KeyFileError, Signer, generate_key_file, load_private_key, rotate_key_file
 
@@ -164,3 +164,20 @@ def test_key_file_readable_by_others_stops_the_cli(tmp_path, capsys):
     (tmp_path / "keys" / "member.pem").chmod(0o644)
     result = _run(tmp_path, capsys, "show")
     assert result.exit_code == 2 and "mode 0644" in result.output and "chmod 600" in result.output
+
+
+def test_the_one_time_parser_reads_misp_and_taxii_forms():
+    import datetime as dt
+
+    from legion_misp.timeutil import format_time, parse_time
+
+    utc = dt.UTC
+    assert parse_time("2025-03-03T10:00:00.123456789Z") == dt.datetime(2025, 3, 3, 10, 0, 0, 123456, tzinfo=utc)
+    assert parse_time("2025-03-03 10:00:00+02:00") == dt.datetime(2025, 3, 3, 8, tzinfo=utc)  # RFC 3339 5.6 space
+    assert parse_time("2025-03-03", assume_utc=True, allow_date=True) == dt.datetime(2025, 3, 3, tzinfo=utc)
+    for bad, options in (("2025-03-03T10:00:00", {}), ("2025-03-03", {"assume_utc": True}), ("x", {})):
+        with pytest.raises(ValueError):
+            parse_time(bad, **options)
+    moment = dt.datetime(2026, 11, 2, 10, 0, 0, 123456, tzinfo=utc)
+    assert (format_time(moment), format_time(moment, digits=6)) == ("2026-11-02T10:00:00.123Z",
+                                                                      "2026-11-02T10:00:00.123456Z")

@@ -1,0 +1,225 @@
+"""Real MISP 2.5.1 benchmark (needs ../shared/misp or $LEGION_MISP_SHARED, root/apt the first time).
+
+Rows (``run(quick)``), all measured in the same run on the same MISP (database reset between passes):
+- store import of N events × 10 attributes (what ``legion store import`` does: ``MispApiStore.upsert_many`` from a
+  feed directory) against PyMISP's own ``add_event`` loop over the same events (target ≤ 1.2×), and the re-import
+  (every event ``unchanged``);
+- MISP-store pull: ``legion sync pull`` of the same N events from a TAXII server into the MISP store, against the
+  same PyMISP loop;
+- MISP's own sync against ours, 100 events × 20 attributes from MISP A to MISP B: native ``server_pull`` versus
+  ``legion sync push`` from A's MISP store plus ``legion sync pull`` into B's MISP store through OpenTAXII
+  (target: end to end within 2× of native).
+
+N = 1,000 (``quick``: 100). ``python -m benchmarks.bench_misp [--quick]``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+IMPORT_ATTRIBUTES = 10
+SYNC_EVENTS, SYNC_ATTRIBUTES = 100, 20
+NAME = "real MISP 2.5.1"
+
+
+def _row(metric: str, value: float, unit: str, *, baseline: str = "", ratio: float | None = None,
+         target: str = "info", met: bool | None = None) -> dict:
+    return {"benchmark": NAME, "metric": metric, "value": round(value, 4), "unit": unit, "baseline": baseline,
+            "ratio": None if ratio is None else round(ratio, 3), "target": target, "met": met}
+
+
+def _store(instance: Any) -> Any:
+    from legion_misp.secrets import Secret
+    from legion_misp.stores.misp_api import MispApiStore
+
+    os.environ["LEGION_BENCH_MISP_KEY"] = instance.key
+    return MispApiStore(instance.url, Secret("env:LEGION_BENCH_MISP_KEY"), verify_tls=False, timeout=300)
+
+
+def _events(count: int, attributes: int, org: str) -> list[dict]:
+    from tests.support.events import make_event
+
+    return [make_event(i, attributes, org=org) for i in range(count)]
+
+
+def _pymisp_loop(instance: Any, events: list[dict]) -> float:
+    misp = instance.pymisp(timeout=300)
+    started = time.perf_counter()
+    for event in events:
+        answer = misp.add_event({"Event": event}, pythonify=False)
+        if "errors" in answer:
+            raise RuntimeError(f"PyMISP add_event failed: {answer['errors']}")
+    return time.perf_counter() - started
+
+
+def _sync_job(workdir: Path, server: Any, who: str, store: Any) -> Any:
+    from connectors.job import SyncJob
+    from connectors.settings import CollectionSettings, SyncSettings
+    from legion_misp.secrets import Secret
+
+    settings = SyncSettings(state_path=workdir / f"{who}.sqlite", lock_path=workdir / f"{who}.lock",
+                            envelope_max_objects=1000, page_size=1000, status_poll_interval=0.05)
+    collection = CollectionSettings(url=server.info.api_root, collection=server.info.collections["bench"],
+                                    direction="both", username=who, password=Secret(f"env:BENCH_MISP_{who}"))
+    return SyncJob(settings, [collection], store=store, no_sanitize=True)
+
+
+def _taxii(workdir: Path) -> Any:
+    from tests.support.servers import OpenTaxiiServer
+
+    os.environ["BENCH_MISP_orgA"], os.environ["BENCH_MISP_orgB"] = "bench-a", "bench-b"
+    server = OpenTaxiiServer(workdir / "opentaxii", accounts={"orgA": "bench-a", "orgB": "bench-b"},
+                             collections={"bench": {}},
+                             permissions={"orgA": {"bench": ["read", "write"]}, "orgB": {"bench": ["read"]}})
+    server.start()
+    return server
+
+
+def _timed(job: Any, direction: str) -> float:
+    started = time.perf_counter()
+    summary = job.execute(direction)
+    elapsed = time.perf_counter() - started
+    if not summary.ok:
+        raise RuntimeError(summary.format())
+    return elapsed
+
+
+def _upsert_chunk(store: Any, chunk: list[dict]) -> float:
+    from legion_misp.stores import UpsertResult
+
+    started = time.perf_counter()
+    done = store.upsert_many(chunk)
+    if done[UpsertResult.CREATED] != len(chunk):
+        raise RuntimeError(f"store import: {dict(done)}")
+    return time.perf_counter() - started
+
+
+def _import_rows(a: Any, workdir: Path, count: int) -> list[dict]:
+    """Ours and PyMISP's loop on two event sets of the same shape, interleaved in chunks of 100 (order
+    alternating) so both see the same database size and the same machine load (the machine is shared)."""
+    from legion_misp.stores import FeedStore, UpsertResult
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    ours_events = _events(count, IMPORT_ATTRIBUTES, "OrgA")
+    theirs_events = _events(count, IMPORT_ATTRIBUTES, "OrgP")
+    a.reset()
+    store, ours, baseline = _store(a), 0.0, 0.0
+    for index, start in enumerate(range(0, count, 100)):
+        chunk = ours_events[start:start + 100]
+        if index % 2 == 0:
+            ours += _upsert_chunk(store, chunk)
+            baseline += _pymisp_loop(a, theirs_events[start:start + 100])
+        else:
+            baseline += _pymisp_loop(a, theirs_events[start:start + 100])
+            ours += _upsert_chunk(store, chunk)
+    started = time.perf_counter()
+    again = store.upsert_many(ours_events)
+    reimport = time.perf_counter() - started
+    if again[UpsertResult.UNCHANGED] != count:
+        raise RuntimeError(f"re-import: {dict(again)}")
+    label = f"PyMISP add_event loop {baseline:.1f} s ({count / baseline:.1f} events/s)"
+    rows = [_row(f"store import, {count} events x {IMPORT_ATTRIBUTES} attributes (MispApiStore.upsert_many)",
+                 count / ours, "events/s", baseline=label, ratio=ours / baseline, target="<= 1.2x PyMISP",
+                 met=ours / baseline <= 1.2),
+            _row(f"store re-import, {count} events all unchanged", count / reimport, "events/s")]
+    feed = FeedStore(workdir / "feed")
+    with feed.batch():
+        feed.upsert_many(ours_events)
+
+    a.reset()
+    server = _taxii(workdir)
+    try:
+        _timed(_sync_job(workdir, server, "orgA", FeedStore(workdir / "feed", create=False)), "push")
+        pull_time = _timed(_sync_job(workdir, server, "orgB", _store(a)), "pull")
+    finally:
+        server.stop()
+    pulled = sum(1 for _ in _store(a).query())
+    if pulled != count:
+        raise RuntimeError(f"pull stored {pulled} of {count}")
+    rows.append(_row(f"sync pull into the MISP store, {count} events", count / pull_time, "events/s",
+                     baseline=label, ratio=pull_time / baseline, target="info"))
+    return rows
+
+
+def _native_vs_legion(a: Any, b: Any, workdir: Path) -> list[dict]:
+    from pymisp import MISPServer
+
+    from legion_misp.stores import UpsertResult
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    events = _events(SYNC_EVENTS, SYNC_ATTRIBUTES, "OrgA")
+    a.reset()
+    b.reset()
+    if _store(a).upsert_many(events)[UpsertResult.CREATED] != SYNC_EVENTS:
+        raise RuntimeError("seeding MISP A failed")
+    misp_b = b.pymisp(timeout=600)
+    server = MISPServer()
+    server.name, server.url, server.authkey = "bench A", a.url, a.key
+    server.remote_org_id, server.pull, server.push, server.self_signed = 1, True, False, True
+    try:
+        misp_b.add_server(server)
+    except Exception:  # MISP 2.5.1 saves the server, then answers 500: look it up by name
+        pass
+    server_id = next(s.id for s in misp_b.servers(pythonify=True) if s.name == "bench A")
+    started = time.perf_counter()
+    misp_b.server_pull(server_id)
+    native = time.perf_counter() - started
+    native_count = len(misp_b.search(controller="events", metadata=True, pythonify=False))
+    if native_count != SYNC_EVENTS:
+        raise RuntimeError(f"native pull brought {native_count} of {SYNC_EVENTS}")
+    b.reset()
+    taxii = _taxii(workdir / "native")
+    try:
+        push = _timed(_sync_job(workdir, taxii, "orgA", _store(a)), "push")
+        pull = _timed(_sync_job(workdir, taxii, "orgB", _store(b)), "pull")
+    finally:
+        taxii.stop()
+    pulled = sum(1 for _ in _store(b).query())
+    if pulled != SYNC_EVENTS:
+        raise RuntimeError(f"legion pull stored {pulled} of {SYNC_EVENTS}")
+    label = f"MISP server_pull {native:.1f} s"
+    size = f"{SYNC_EVENTS} events x {SYNC_ATTRIBUTES} attributes, MISP A -> MISP B"
+    return [_row(f"native MISP server_pull, {size}", native, "s"),
+            _row(f"legion push (A's MISP store -> OpenTAXII), {size}", push, "s"),
+            _row(f"legion pull (OpenTAXII -> B's MISP store), {size}", pull, "s"),
+            _row(f"legion push + pull end to end, {size}", push + pull, "s", baseline=label,
+                 ratio=(push + pull) / native, target="<= 2x native", met=(push + pull) / native <= 2)]
+
+
+def run(quick: bool = False) -> list[dict]:
+    from tests.support.misp_kit import start_misp, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        raise RuntimeError(f"cannot start MISP here: {reason}")
+    count = 100 if quick else 1000
+    workdir = Path(tempfile.mkdtemp(prefix="legion-bench-misp-", dir="/tmp"))
+    a = start_misp(workdir / "misp-a")
+    b = None
+    try:
+        a.snapshot()
+        rows = _import_rows(a, workdir / "import", count)
+        b = start_misp(workdir / "misp-b")
+        b.snapshot()
+        rows += _native_vs_legion(a, b, workdir / "sync")
+        return rows
+    finally:
+        a.stop()
+        if b is not None:
+            b.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str]) -> None:
+    for row in run(quick="--quick" in argv):
+        print(row)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
