@@ -9,9 +9,9 @@ import sqlite3
 import pytest
 import stix2
 
-from legion_misp.sections import load_config
 from legion_misp.mispmod import dp_export
 from legion_misp.privacy.ledger import open_ledger
+from legion_misp.sections import load_config
 from tests.helpers import FIXTURES, REPO, load_example_events
 
 EXAMPLE_TOML = (REPO / "legion_misp" / "data" / "legion.example.toml").read_text()

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from legion_misp.sections import load_config
 from legion_misp.privacy.ledger import Ledger, open_ledger
 from legion_misp.privacy.noise_store import DryRunBook, PersistentBook
 from legion_misp.privacy.sanitizer import Sanitizer
+from legion_misp.sections import load_config
 from legion_misp.stix.codec import MispToStix
 from legion_misp.stores import FeedStore
 from tests.helpers import REPO, load_example_events

@@ -15,9 +15,9 @@ import pytest
 
 from connectors.job import SyncJob
 from connectors.sanitize import SanitizerHook
-from legion_misp.sections import load_config
 from legion_misp.privacy.ledger import open_ledger
 from legion_misp.privacy.sanitizer import Sanitizer
+from legion_misp.sections import load_config
 from legion_misp.stores import FeedStore
 from tests.helpers import load_example_events
 from tests.privacy.conftest import write_config
