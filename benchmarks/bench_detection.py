@@ -50,7 +50,7 @@ def example_config(folder: Path, *, detectors: list[str] | None = None) -> Any:
     staff = sorted({c["value"] for c in canaries()["sensitive"] if c["kind"] == "staff-name"})
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "staff.txt").write_text("\n".join(staff) + "\n", encoding="utf-8")
-    (folder / "federation.key").write_text("detection-bench-key-0123456789", encoding="utf-8")
+    (folder / "federation.key").write_text(b"detection-bench-key-0123456789-xyz".hex(), encoding="utf-8")
     (folder / "legion.toml").write_text(text, encoding="utf-8")
     return load_config(folder / "legion.toml")
 

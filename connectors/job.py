@@ -245,10 +245,8 @@ class SyncJob:
         report = CollectionReport(key=collection.key, kind="push")
         store_errors: list[StoreError] = []
         fresh = getattr(sanitize, "fresh", None)
-        if callable(fresh):  # a new release per collection: the ledger is debited before its first event
-            sanitize = fresh(f"sync push to {collection.key}")
-            if self.dry_run:
-                sanitize.charged = True  # nothing leaves in a dry run: nothing is spent
+        if callable(fresh):  # a new release per collection; fresh noise is paid event by event, before publishing
+            sanitize = fresh(f"sync push to {collection.key}", dry_run=self.dry_run)
         try:
             with TaxiiClient(collection, self.settings) as client:
                 sink = TaxiiCollectionSink(client)

@@ -24,33 +24,46 @@ SanitizeHook = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 
 
 class SanitizerHook:
-    """The sanitiser as a hook. Its DP noise makes every push a release: the ε ledger is debited with the
-    sanitiser's ``release_cost()`` once, *before* the first event of the release is sanitised (nothing is spent
-    when every event is unchanged). :meth:`fresh` starts a new release (one per collection and run: each gets
-    freshly drawn noise)."""
+    """The real sanitiser as a hook, with persistent noise (:mod:`legion_misp.privacy.noise_store`).
 
-    def __init__(self, sanitizer: Sanitizer, ledger: Ledger | None = None, *, what: str = "sync push"):
+    Every datum is noised once: an event whose noised data did not change republishes the stored noisy values and
+    spends nothing. Fresh noise (new or changed data) is recorded in the noise store and paid in the ledger in one
+    transaction **inside the call**, before the event is returned to the publisher: a crash after that and before
+    (or during) the push republishes exactly the same values on the next run, so the server never receives two
+    different versions of a datum and the ledger never shows less than what left. :meth:`fresh` starts a new
+    release (one per collection and run); in a dry run it draws, records and spends nothing.
+    """
+
+    def __init__(self, sanitizer: Sanitizer, ledger: Ledger | None = None, *, what: str = "sync push",
+                 dry_run: bool = False):
         self.sanitizer = sanitizer
         self.ledger = ledger
         self.what = what
-        self.charged = False
+        self.dry_run = dry_run
+        self.book = self._book()
 
-    def fresh(self, what: str) -> SanitizerHook:
-        return SanitizerHook(self.sanitizer, self.ledger, what=what)
+    def _book(self) -> Any:
+        from legion_misp.privacy.noise_store import DryRunBook, PersistentBook
+
+        if self.dry_run:
+            return DryRunBook(self.ledger)
+        if self.ledger is None:
+            cost = self.sanitizer.release_cost()
+            if cost.epsilon > 0 or cost.delta > 0:
+                raise SanitizerUnavailableError("the sanitiser spends privacy budget but no ledger is configured")
+            return None
+        return PersistentBook(self.ledger, what=self.what, scope="sync")
+
+    def fresh(self, what: str, *, dry_run: bool = False) -> SanitizerHook:
+        return SanitizerHook(self.sanitizer, self.ledger, what=what, dry_run=dry_run)
+
+    @property
+    def spent(self) -> Any:
+        return getattr(self.book, "spent", None)
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        if not self.charged:
-            self._charge()
-        shared, _report = self.sanitizer.sanitize(event)
+        shared, _report = self.sanitizer.sanitize(event, book=self.book)
         return shared
-
-    def _charge(self) -> None:
-        cost = self.sanitizer.release_cost()
-        if cost.epsilon > 0 or cost.delta > 0:
-            if self.ledger is None:
-                raise SanitizerUnavailableError("the sanitiser spends privacy budget but no ledger is configured")
-            self.ledger.spend(epsilon=cost.epsilon, delta=cost.delta, what=self.what, scope="sync")
-        self.charged = True
 
 
 def sanitizer_from_config(config: Config) -> SanitizerHook:

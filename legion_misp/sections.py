@@ -5,7 +5,8 @@ Each subsystem declares the keys it reads; this module puts them into ``legion.t
 ==================  ==========================================================================================
 ``[organisation]``  :mod:`legion_misp.config` (who we are; every subsystem reads it)
 ``[store]``         :data:`legion_misp.stores.STORE_KEYS`
-``[federation]``    the federation's name; :data:`~legion_misp.privacy.policy.PSEUDONYM_KEY` (privacy);
+``[federation]``    the federation's name; :data:`~legion_misp.privacy.policy.PSEUDONYM_KEY` and
+                    :data:`~legion_misp.privacy.policy.PSEUDONYM_EPOCH` (privacy);
                     :data:`~legion_misp.trust.settings.MEMBERS_KEY` and
                     :data:`~legion_misp.trust.settings.TRUST_KEYS` (trust);
                     :data:`~connectors.settings.COLLECTIONS_KEY` (sync)
@@ -28,7 +29,7 @@ from connectors.settings import COLLECTIONS_KEY, SYNC_KEYS
 from . import config
 from .config import Config, Section
 from .privacy.ledger import LEDGER_KEYS
-from .privacy.policy import PRIVACY_KEYS, PSEUDONYM_KEY
+from .privacy.policy import PRIVACY_KEYS, PSEUDONYM_EPOCH, PSEUDONYM_KEY
 from .schema import Key
 from .stores import STORE_KEYS, store_problems
 from .trust.settings import MEMBERS_KEY, TRUST_KEYS, member_problems
@@ -37,8 +38,8 @@ FEDERATION_NAME_KEY = Key("name", str, "legion-federation", "The federation's na
 
 SECTIONS: tuple[Section, ...] = (
     Section("store", STORE_KEYS, check=store_problems),
-    Section("federation", (FEDERATION_NAME_KEY, PSEUDONYM_KEY, MEMBERS_KEY, COLLECTIONS_KEY, *TRUST_KEYS),
-            check=member_problems),
+    Section("federation", (FEDERATION_NAME_KEY, PSEUDONYM_KEY, PSEUDONYM_EPOCH, MEMBERS_KEY, COLLECTIONS_KEY,
+                           *TRUST_KEYS), check=member_problems),
     Section("ledger", LEDGER_KEYS),
     Section("privacy", PRIVACY_KEYS),
     Section("sync", SYNC_KEYS),

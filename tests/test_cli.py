@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -92,12 +93,20 @@ def test_store_import_list_check_and_partial_failure_exit_1(tmp_path):
     assert _run("--config", str(config), "store", "check").returncode == 0
 
 
-def test_budget_show_on_fresh_ledger(tmp_path):
+def test_budget_init_then_show_on_a_fresh_ledger(tmp_path):
     config = tmp_path / "legion.toml"
     config.write_text('[organisation]\nname = "X"\npseudonym = "m"\n[ledger]\nepsilon = 3.0\n', encoding="utf-8")
+    missing = _run("--config", str(config), "budget", "show", "--json")
+    assert missing.returncode == 2 and "legion budget init" in missing.stderr
+    assert not (tmp_path / "data" / "privacy-ledger.sqlite").exists()
+    created = _run("--config", str(config), "budget", "init")
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "data" / "privacy-ledger.sqlite").stat().st_mode & 0o777 == 0o600
+    assert _run("--config", str(config), "budget", "init").returncode != 0  # never replaced
     result = _run("--config", str(config), "budget", "show", "--json")
     assert result.returncode == 0
-    assert '"remaining_epsilon": 3.0' in result.stdout
+    shown = json.loads(result.stdout)
+    assert shown["remaining_epsilon"] == 3.0 and shown["comes_back"] == [] and shown["noise_store"]["kinds"] == {}
 
 
 def test_demo_runs_and_can_be_rerun(tmp_path):

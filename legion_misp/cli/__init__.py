@@ -22,7 +22,7 @@ from .suggest import SuggestingGroup
 # line of the command's help; tests/test_cli.py keeps them equal) lets `legion --help` list commands without
 # importing them.
 COMMAND_MODULES: tuple[tuple[str, str, str], ...] = (
-    ("legion_misp.cli.budget_cmd", "budget", "Show the privacy-budget (ε, δ) ledger."),
+    ("legion_misp.cli.budget_cmd", "budget", "Create and show the privacy-budget (ε, δ) ledger and its noise store."),
     ("legion_misp.cli.config_cmd", "config", "Write, validate and document legion.toml."),
     ("legion_misp.cli.demo_cmd", "demo", "Run the demo federation end to end and print a summary table."),
     ("legion_misp.cli.keys_cmd", "keys", "Create, show and rotate this organisation's Ed25519 signing key."),

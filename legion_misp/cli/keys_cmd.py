@@ -167,3 +167,48 @@ def rotate(ctx: click.Context) -> None:
     click.echo("\nSend this entry to every member (and update your own roster):\n")
     click.echo(member_snippet(config.organisation.pseudonym, new.public_key, _push_collections(config),
                               previous=previous, revoked=entry.get("revoked_keys", [])))
+
+
+@keys.command("pseudonym")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Where to create the key [default: [federation] pseudonym_key if it is a file: reference, else "
+                   "keys/federation-pseudonym.key next to the config file].")
+@click.pass_context
+def pseudonym(ctx: click.Context, out_path: str | None) -> None:
+    """Create the federation's pseudonym HMAC key: 32 random bytes (OS CSPRNG), hex, mode 0600, never printed.
+
+    \b
+    One member creates it and hands it to every other member out of band; all members must use the same key and
+    the same [federation] pseudonym_epoch. To rotate: create a new key, give it to every member and change
+    pseudonym_epoch everywhere at the same time. Every member holds the key and can therefore test guesses of
+    low-entropy values (e-mail addresses of a known naming scheme, names from a list): pseudonyms hide values only
+    from outsiders and from members who cannot guess them.
+    Example:
+      legion keys pseudonym
+    """
+    import os
+    import secrets
+
+    config = state(ctx).config()
+    reference = config.section("federation")["pseudonym_key"]
+    if out_path:
+        path = Path(out_path)
+    elif reference and reference.startswith("file:"):
+        path = config.resolve_path(reference.removeprefix("file:"))
+    else:
+        path = config.resolve_path("keys/federation-pseudonym.key")
+    if path.exists():
+        raise click.UsageError(f"{path} already exists; it is kept (remove it first to replace the key, and change "
+                               "[federation] pseudonym_epoch on every member)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    click.echo(f"Created {path} (mode 0600): 32 random bytes, hex. Give it to every member out of band.")
+    configured = reference and reference.startswith("file:") and \
+        config.resolve_path(reference.removeprefix("file:")).resolve() == path.resolve()
+    if not configured:
+        click.echo(f"\nAdd to [federation] in {config.path or 'legion.toml'}:\npseudonym_key = "
+                   f"{_toml_string('file:' + str(path))}")
+    epoch = config.section("federation")["pseudonym_epoch"]
+    click.echo(f"Current pseudonym_epoch: {epoch!r} (change it on every member when this key replaces another)")

@@ -22,7 +22,15 @@ from ..learning.data import SPAMBASE_DESCRIPTION, load_spambase
 from ..learning.experiment import PRESETS, prepare_seed, run_experiment, write_outputs
 from ..learning.flower_deploy import FlowerDeploymentError, deployment_data, run_local_deployment
 from ..learning.model_io import ModelFile, save_model
-from ..learning.simulation import SimulationResult, TrainingConfig, build_federation
+from ..learning.simulation import (
+    SimulationResult,
+    TrainingConfig,
+    build_federation,
+    default_size_bound,
+    member_ledgers,
+    noise_provenance,
+    secure_training_rng,
+)
 from ..privacy.ledger import BudgetExceeded, Ledger
 from .progress import progress_bar
 
@@ -55,37 +63,49 @@ def _training_options(func: Any) -> Any:
         click.option("--clip-norm", default=0.5, show_default=True, type=click.FloatRange(0, min_open=True)),
         click.option("--accountant", type=click.Choice(["pld", "rdp"]), default="pld", show_default=True),
         click.option("--partition", type=click.Choice(["iid", "label-skew"]), default="iid", show_default=True),
-        click.option("--seed", default=0, show_default=True, type=int, help="Seed of split, sampling and noise."),
+        click.option("--size-bound", default=None, type=click.IntRange(1),
+                     help="Declared PUBLIC bound on each member's number of training records: the DP-SGD schedule "
+                          "is built on it, never on the exact size, which is never sent [default: an even share of "
+                          "the bundled public training split]."),
+        click.option("--seed", default=0, show_default=True, type=int,
+                     help="Seed of the data split (and, except for `export`, of sampling and noise)."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
+_CONFIG_KEYS = ("members", "rounds", "epsilon", "no_dp", "delta", "local_epochs", "batch_size", "clip_norm",
+                "accountant", "size_bound")
+
+
 def _config(members: int, rounds: int, epsilon: float, no_dp: bool, delta: float, local_epochs: int,
-            batch_size: int, clip_norm: float, accountant: str) -> TrainingConfig:
+            batch_size: int, clip_norm: float, accountant: str, size_bound: int) -> TrainingConfig:
     return TrainingConfig(rounds=rounds, local_epochs=local_epochs, batch_size=batch_size, clip_norm=clip_norm,
-                          epsilon=None if no_dp else epsilon, delta=delta, accountant=accountant)
+                          epsilon=None if no_dp else epsilon, delta=delta, accountant=accountant,
+                          size_bound=size_bound)
 
 
 def _ledgers(ledger_dir: str | None, budget: float) -> Callable[[str], Ledger] | None:
     """One SQLite ledger per member in ``ledger_dir`` (ε budget ``budget``), or none."""
     if ledger_dir is None:
         return None
-    return lambda member: Ledger(Path(ledger_dir) / f"{member}.sqlite", budget_epsilon=budget)
+    return member_ledgers(ledger_dir, budget)
 
 
 def _run_simulation(opts: dict[str, Any], *, aggregator: str, byzantine: str | None, byzantine_count: int,
-                    ledger_dir: str | None, budget: float) -> tuple[SimulationResult, TrainingConfig, Aggregator]:
-    config = _config(**{k: opts[k] for k in ("members", "rounds", "epsilon", "no_dp", "delta", "local_epochs",
-                                             "batch_size", "clip_norm", "accountant")})
+                    ledger_dir: str | None, budget: float, training_rng: np.random.Generator | None = None
+                    ) -> tuple[SimulationResult, TrainingConfig, Aggregator]:
     splits = prepare_seed(load_spambase(), opts["seed"])
+    bound = opts["size_bound"] or default_size_bound(splits, opts["members"])
+    config = _config(**{k: opts[k] for k in _CONFIG_KEYS if k != "size_bound"}, size_bound=bound)
     rng = np.random.default_rng([opts["seed"], 1])
     federation = build_federation(splits, config, members=opts["members"], rng=rng, partition=opts["partition"],
                                   aggregator=aggregator, behaviour=byzantine, byzantine=byzantine_count,
                                   ledger_for=_ledgers(ledger_dir, budget))
     with progress_bar("federated rounds", config.rounds, unit="round") as bar:
-        result = federation.train(config, splits, rng=rng, on_round=lambda _round: bar.advance())
+        result = federation.train(config, splits, rng=training_rng if training_rng is not None else rng,
+                                  on_round=lambda _round: bar.advance())
     return result, config, federation.aggregator
 
 
@@ -174,7 +194,11 @@ def experiment(preset: str, out_dir: str, seeds: int | None, no_plots: bool) -> 
 @click.option("--ledger-dir", type=click.Path(file_okay=False), default=None,
               help="Debit one SQLite privacy ledger per member in this folder.")
 @click.option("--budget-epsilon", default=10.0, show_default=True, type=float)
-def export(out_path: str, aggregator: str, ledger_dir: str | None, budget_epsilon: float, **opts: Any) -> None:
+@click.option("--test-seed", type=int, default=None,
+              help="TESTS ONLY, NOT PRIVATE: a fixed seed for DP-SGD sampling and noise (the model file says so). "
+                   "Without it the noise generator is seeded from the OS CSPRNG.")
+def export(out_path: str, aggregator: str, ledger_dir: str | None, budget_epsilon: float, test_seed: int | None,
+           **opts: Any) -> None:
     """Train the federation in-process on the bundled Spambase data and write the model file.
 
     The file (JSON with schema, sha256, ε, δ, data description, feature-extractor version and the threshold chosen
@@ -188,13 +212,17 @@ def export(out_path: str, aggregator: str, ledger_dir: str | None, budget_epsilo
         raise click.ClickException(f"{out_path} exists; refusing to overwrite")
     try:
         result, config, rule = _run_simulation(opts, aggregator=aggregator, byzantine=None, byzantine_count=0,
-                                               ledger_dir=ledger_dir, budget=budget_epsilon)
+                                               ledger_dir=ledger_dir, budget=budget_epsilon,
+                                               training_rng=secure_training_rng(test_seed))
     except BudgetExceeded as err:
         raise _budget_error(err) from err
+    if test_seed is not None:
+        click.echo("Warning: --test-seed given: the model's noise is NOT private (tests only).", err=True)
     final = result.rounds[-1]
     model = ModelFile.from_result(result, config, data=SPAMBASE_DESCRIPTION, training={
         **config.to_dict(), "members": opts["members"], "partition": opts["partition"],
-        "aggregator": rule.describe(), "engine": "in-process simulation", "seed": opts["seed"],
+        "aggregator": rule.describe(), "engine": "in-process simulation", "split_seed": opts["seed"],
+        **noise_provenance(test_seed),
         "test_metrics": {k: v for k, v in final.metrics.items() if k != "confusion"}})
     digest = save_model(model, out_path)
     click.echo(f"wrote {out_path} (sha256 {digest}); test accuracy {100 * final.metrics['accuracy']:.2f} %, "
@@ -223,9 +251,9 @@ def flower(workdir: str | None, model_out: str | None, aggregator: str, ledger_d
     Example:
       legion learn flower --members 3 --rounds 3 --epsilon 1.64 --model-out flower-model.json
     """
-    config = _config(**{k: opts[k] for k in ("members", "rounds", "epsilon", "no_dp", "delta", "local_epochs",
-                                             "batch_size", "clip_norm", "accountant")})
     parts, splits = deployment_data(opts["members"], partition=opts["partition"], seed=opts["seed"])
+    bound = opts["size_bound"] or default_size_bound(splits, opts["members"])
+    config = _config(**{k: opts[k] for k in _CONFIG_KEYS if k != "size_bound"}, size_bound=bound)
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="legion-flower-"))
     try:
         result = run_local_deployment(parts, splits, config, workdir=work, aggregator=aggregator,

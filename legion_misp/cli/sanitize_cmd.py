@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,10 @@ from ..timeutil import parse_duration
 from .context import state
 from .progress import Bar, progress_bar
 
-SEED_HELP = "TESTS ONLY, NOT PRIVATE: draw noise from a seeded numpy generator instead of OpenDP's secure sampler."
+SEED_HELP = ("TESTS ONLY, NOT PRIVATE: draw noise from a seeded numpy generator instead of OpenDP's secure sampler. "
+             "Refused unless --dry-run (which draws no noise anyway) or the test suite sets "
+             "LEGION_ALLOW_TEST_SEED=1.")
+TEST_SEED_VARIABLE = "LEGION_ALLOW_TEST_SEED"
 
 
 def _source(config_getter: Any, in_path: str | None) -> EventSource:
@@ -35,9 +39,15 @@ def _same_place(source: EventSource, out_dir: Path) -> bool:
     return source_path is not None and Path(source_path).resolve() == out_dir.resolve()
 
 
-def _warn_if_seeded(seed: int | None) -> None:
-    if seed is not None:
-        click.echo("Warning: --seed given: the noise is NOT private (tests only).", err=True)
+def _warn_if_seeded(seed: int | None, dry_run: bool) -> None:
+    """A seed makes the noise predictable: refused for real releases (noise recorded with it would be
+    republished forever), except in the test suite."""
+    if seed is None:
+        return
+    if not dry_run and os.environ.get(TEST_SEED_VARIABLE) != "1":
+        raise click.UsageError("--seed makes the noise predictable (NOT private) and is refused for a real "
+                               "release; use it only with --dry-run (which draws no noise)")
+    click.echo("Warning: --seed given: the noise is NOT private (tests only).", err=True)
 
 
 @click.group(invoke_without_command=True, subcommand_metavar="[stats [OPTIONS]]")
@@ -71,7 +81,7 @@ def sanitize(ctx: click.Context, in_path: str | None, out_path: str | None, dry_
         return
     cli_state = state(ctx)
     config = cli_state.config()
-    _warn_if_seeded(seed)
+    _warn_if_seeded(seed, dry_run)
     source = _source(cli_state.config, in_path)
     out_dir = Path(out_path) if out_path else config.resolve_path(config.section("privacy")["out_path"])
     if not dry_run and _same_place(source, out_dir):
@@ -136,9 +146,14 @@ def dry_run_line(report: EventReport, info_width: int = 48) -> str:
 def _print_summary(summary: ReleaseSummary, out_dir: Path, report_path: str | None) -> None:
     verb = "would share" if summary.dry_run else "shared"
     actions = ", ".join(f"{k} {v}" for k, v in summary.as_dict()["actions"].items())
-    click.echo(f"{summary.events_read} events read: {verb} {summary.shared}, dropped {summary.dropped}, "
-               f"failed {summary.failed}" + (f", withdrew {summary.withdrawn}" if summary.withdrawn else ""))
+    unchanged = f" ({summary.unchanged} unchanged since the last release: skipped)" if summary.unchanged else ""
+    click.echo(f"{summary.events_read + summary.unchanged} events read{unchanged}: {verb} {summary.shared}, "
+               f"dropped {summary.dropped}, failed {summary.failed}"
+               + (f", withdrew {summary.withdrawn}" if summary.withdrawn else ""))
     click.echo(f"changes: {actions}")
+    if not summary.dry_run:
+        click.echo(f"noised values: {summary.fresh_noise} fresh (recorded before writing), "
+                   f"{summary.republished_noise} republished from the noise store")
     cost = f"ε {summary.cost.epsilon:g}, δ {summary.cost.delta:.2g}"
     if summary.dry_run:
         click.echo(f"release cost (not debited, dry run): {cost}")
@@ -173,7 +188,7 @@ def stats(ctx: click.Context, window: str, in_path: str | None, out_path: str | 
         raise click.BadParameter(str(exc), param_hint="--window") from exc
     cli_state = state(ctx)
     config = cli_state.config()
-    _warn_if_seeded(seed)
+    _warn_if_seeded(seed, dry_run)
     out_dir = Path(out_path) if out_path else config.resolve_path(config.section("privacy")["out_path"])
     report = release_statistics(
         None if dry_run else _source(cli_state.config, in_path), None if dry_run else FeedStore(out_dir),

@@ -16,7 +16,7 @@ from ..learning.data import SPAMBASE_DESCRIPTION, load_spambase
 from ..learning.experiment import PAPER_FL_ACCURACY, PAPER_FLDP_ACCURACY, prepare_seed
 from ..learning.features import spambase_features_from_misp
 from ..learning.model_io import ModelFile, load_model, save_model
-from ..learning.simulation import TrainingConfig, build_federation
+from ..learning.simulation import LEARNING_DELTA_BUDGET, TrainingConfig, build_federation, default_size_bound
 from ..privacy.ledger import Ledger
 from . import StageResult
 from .report import new_figure
@@ -67,7 +67,8 @@ def _ledgers(out: Path) -> Callable[[str], Ledger]:
     """Each member's own ledger file under the demo's output (ε budget 10), named after its federation pseudonym
     (build_federation numbers members member-1, member-2, ... in the order of :data:`LEARNERS`)."""
     return lambda member: Ledger(out / f"ledger-{LEARNERS[int(member.rsplit('-', 1)[1]) - 1]}.sqlite",
-                                 budget_epsilon=10.0)
+                                 budget_epsilon=10.0,
+                                 budget_delta=LEARNING_DELTA_BUDGET)
 
 
 def learning_stage(ctx: Any) -> Any:
@@ -79,7 +80,9 @@ def learning_stage(ctx: Any) -> Any:
     results = {}
     for stale in out.glob("ledger-*.sqlite*"):
         stale.unlink()  # demo only: every demo run starts each member with a full budget
-    configs = {"fl": TrainingConfig(epsilon=None), "fl+dp": TrainingConfig(epsilon=DEMO_EPSILON)}
+    bound = default_size_bound(splits, DEMO_MEMBERS)  # the declared public share, never a member's exact size
+    configs = {"fl": TrainingConfig(epsilon=None, size_bound=bound),
+               "fl+dp": TrainingConfig(epsilon=DEMO_EPSILON, size_bound=bound)}
     for name, config in configs.items():
         federation = build_federation(splits, config, members=DEMO_MEMBERS, rng=np.random.default_rng(1),
                                       ledger_for=_ledgers(out) if config.private else None)

@@ -296,7 +296,7 @@ def _run_federation(ctx: DemoContext, members_dir: Path, configs: dict[str, Any]
     # 1. every honest member sanitises its own feed (its ledger is debited) and publishes it, signed
     for p in HONEST:
         config, r = configs[p], results[p]
-        ledger = open_ledger(config)
+        ledger = open_ledger(config, create=True)  # the demo sets each member up, as `legion budget init` would
         shared = FeedStore(config.resolve_path(config.section("privacy")["out_path"]))
         reports: list[Any] = []
         summary = sanitize_events(open_store(config), shared, Sanitizer.from_config(config), ledger=ledger,

@@ -10,6 +10,7 @@ from ..config import example_config_text
 from ..errors import StoreError
 from ..mispmod.server import ModuleServer
 from ..privacy.ledger import Ledger
+from ..privacy.pseudonyms import key_from_text
 from ..privacy.release import sanitize_events
 from ..privacy.sanitizer import Sanitizer
 from ..secrets import write_secret_file
@@ -76,7 +77,7 @@ def _demo_pseudonym_key(out_dir: Path) -> bytes:
     path = out_dir / DEMO_KEY_FILE
     if not path.exists():
         write_secret_file(path, secrets.token_hex(32))
-    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+    return key_from_text(path.read_text(encoding="utf-8"))
 
 
 def sanitize_examples(ctx: DemoContext) -> StageResult:

@@ -48,6 +48,7 @@ def dp_sgd(
     momentum: float = 0.0,
     l2: float = 0.0,
     rng: np.random.Generator,
+    expected_batch: float | None = None,
 ) -> np.ndarray:
     """Run ``steps`` DP-SGD steps of logistic regression from ``weights`` and return the new weights.
 
@@ -67,12 +68,15 @@ def dp_sgd(
     y : ndarray of shape (n_samples,), values in {0, 1}
     rng : numpy.random.Generator
         Source of the sampling and the noise.
+    expected_batch : float, optional
+        The denominator of the update. Pass ``q · size_bound`` (public) for DP: the default ``q · n`` would scale
+        the released update by the private dataset size.
     """
     n = len(y)
     w = np.array(weights, dtype=float)
     velocity = np.zeros_like(w)
     row_norms = np.linalg.norm(Xa, axis=1)
-    expected_batch = sampling_rate * n
+    expected_batch = sampling_rate * n if expected_batch is None else expected_batch
     noise_std = noise_multiplier * (clip_norm or 0.0)
     for _ in range(steps):
         batch = rng.random(n) < sampling_rate

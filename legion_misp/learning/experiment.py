@@ -28,7 +28,7 @@ from .data import (
 from .dpsgd import augment
 from .metrics import METRICS
 from .preprocessing import get_preprocessor
-from .simulation import TrainingConfig, attack_advantage, build_federation
+from .simulation import TrainingConfig, attack_advantage, build_federation, default_size_bound
 
 PAPER_FL_ACCURACY = 98.42
 PAPER_FLDP_ACCURACY = 85.98
@@ -139,7 +139,9 @@ def run_scenario(
 ) -> list[dict[str, Any]]:
     """Run one scenario for one seed; return one record per round with metrics and the MI advantage."""
     rng = np.random.default_rng([seed, 1, zlib.crc32(repr(scenario.key()).encode())])
-    config = replace(preset.training, epsilon=scenario.epsilon, delta=preset.delta)
+    # the declared public size bound: an even share of the public training split (never a member's exact size)
+    config = replace(preset.training, epsilon=scenario.epsilon, delta=preset.delta,
+                     size_bound=default_size_bound(splits, scenario.members))
     federation = build_federation(splits, config, members=scenario.members, rng=rng, partition=scenario.partition,
                                   label_skew_spread=preset.label_skew_spread, aggregator=scenario.aggregator,
                                   behaviour=scenario.behaviour, byzantine=scenario.byzantine)

@@ -36,6 +36,7 @@ from .dpsgd import augment
 from .model_io import ModelFile, save_model
 from .preprocessing import get_preprocessor
 from .simulation import (
+    LEARNING_DELTA_BUDGET,
     MemberPlan,
     TrainingConfig,
     check_budget,
@@ -76,7 +77,8 @@ def _open_ledger(node_config: dict[str, Any]) -> Any:
         return None
     from legion_misp.privacy.ledger import Ledger  # a process per round: only members with a ledger pay for it
 
-    return Ledger(str(node_config["ledger-path"]), budget_epsilon=float(node_config.get("ledger-epsilon", 10.0)))
+    return Ledger(str(node_config["ledger-path"]), budget_epsilon=float(node_config.get("ledger-epsilon", 10.0)),
+                  budget_delta=float(node_config.get("ledger-delta", LEARNING_DELTA_BUDGET)))
 
 
 def _member_plan(context: Context, n_examples: int, config: TrainingConfig) -> MemberPlan:
@@ -85,7 +87,7 @@ def _member_plan(context: Context, n_examples: int, config: TrainingConfig) -> M
     stored = context.state.get(key)
     if stored is not None:
         plan = MemberPlan.from_dict(json.loads(str(stored["plan"])))
-        if plan.n_examples == n_examples and plan.rounds == config.rounds:
+        if plan.size_bound == config.size_bound and plan.rounds == config.rounds:
             return plan
     plan = plan_member(n_examples, config)
     context.state[key] = ConfigRecord({"plan": json.dumps(plan.to_dict())})
@@ -112,7 +114,8 @@ def train(msg: Message, context: Context) -> Message:
     if ledger is not None:
         debit_round(ledger, plan, member, round_number)
     spent = plan.epsilon_after(round_number)
-    metrics = {"num-examples": len(data), "epsilon": -1.0 if spent is None else float(spent)}
+    # the declared public bound, never the exact private size
+    metrics = {"num-examples": plan.size_bound, "epsilon": -1.0 if spent is None else float(spent)}
     content = RecordDict({"arrays": ArrayRecord({"update": Array(update)}), "metrics": MetricRecord(metrics)})
     return Message(content=content, reply_to=msg)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -61,6 +62,10 @@ class TrainingConfig:
     delta : float
         Target δ per member.
     accountant : {"pld", "rdp"}
+    size_bound : int
+        Declared **public** bound on a member's number of training records. The DP-SGD schedule (sampling rate
+        ``q = batch_size / size_bound``, steps, noise multiplier) and the update's denominator are derived from it,
+        never from the exact private size, and the exact size is never sent (updates carry the bound).
     """
 
     rounds: int = 3
@@ -73,6 +78,7 @@ class TrainingConfig:
     epsilon: float | None = 1.64
     delta: float = 1e-5
     accountant: str = "pld"
+    size_bound: int = 1024
 
     def __post_init__(self) -> None:
         checks = {
@@ -86,6 +92,7 @@ class TrainingConfig:
             "epsilon": self.epsilon is None or self.epsilon > 0,
             "delta": 0 < self.delta < 1,
             "accountant": self.accountant in ACCOUNTANTS,
+            "size_bound": self.size_bound >= 1,
         }
         for name, ok in checks.items():
             if not ok:
@@ -106,15 +113,49 @@ class TrainingConfig:
         return cls(**dict(values))
 
 
+LEARNING_DELTA_BUDGET = 1e-4  # most δ a member's learning ledger accepts per window (a run spends its δ once)
+SECURE_NOISE_DESCRIPTION = "numpy PCG64 seeded from the OS CSPRNG (secrets.randbits(128))"
+
+
+def default_size_bound(splits: Splits, members: int) -> int:
+    """The declared public size bound when none is given: an even share of the public training split (never a
+    member's exact size)."""
+    return -(-len(splits.train.y) // members)
+
+
+def secure_training_rng(test_seed: int | None = None) -> np.random.Generator:
+    """The generator of DP-SGD sampling and noise: numpy PCG64 seeded with 128 bits from the OS CSPRNG, or (tests
+    only, NOT private) a fixed seed."""
+    import secrets
+
+    return np.random.default_rng(secrets.randbits(128) if test_seed is None else [test_seed, 1])
+
+
+def noise_provenance(test_seed: int | None) -> dict[str, Any]:
+    """What a model file says about its training noise: private (CSPRNG-seeded) or a fixed test seed."""
+    return {"noise": SECURE_NOISE_DESCRIPTION if test_seed is None
+            else f"FIXED TEST SEED {test_seed}: NOT PRIVATE (tests only)", "noise_private": test_seed is None}
+
+
+def member_ledgers(folder: str | Path, budget_epsilon: float) -> Callable[[str], Ledger]:
+    """One SQLite learning ledger per member in ``folder`` (ε ``budget_epsilon``, δ :data:`LEARNING_DELTA_BUDGET`),
+    for :func:`build_federation`'s ``ledger_for``."""
+    from legion_misp.privacy.ledger import Ledger
+
+    return lambda member: Ledger(Path(folder) / f"{member}.sqlite", budget_epsilon=budget_epsilon,
+                                 budget_delta=LEARNING_DELTA_BUDGET)
+
+
 @dataclass(frozen=True)
 class MemberPlan:
     """One member's DP-SGD schedule and privacy cost, fixed before training.
 
     Attributes
     ----------
-    n_examples : int
+    size_bound : int
+        The declared public size bound the schedule is built on (not the member's exact size).
     sampling_rate : float
-        ``q = min(1, batch_size / n_examples)``.
+        ``q = min(1, batch_size / size_bound)``.
     steps_per_round : int
     noise_multiplier : float
         ``z`` (0.0 without DP).
@@ -125,7 +166,7 @@ class MemberPlan:
         ε after rounds 1, 2, …, ``rounds`` (empty without DP), computed by the accountant at planning time.
     """
 
-    n_examples: int
+    size_bound: int
     sampling_rate: float
     steps_per_round: int
     noise_multiplier: float
@@ -157,7 +198,9 @@ class MemberPlan:
 def plan_member(n_examples: int, config: TrainingConfig) -> MemberPlan:
     """Calibrate a member's noise multiplier for ``config.epsilon`` over all rounds × local steps.
 
-    Runs before training; also computes the ε after each round (for ledger debits and reports).
+    Runs before training; also computes the ε after each round (for ledger debits and reports). The schedule
+    depends only on public values (``config.size_bound``, batch size, epochs, rounds): ``n_examples`` is only
+    checked to be positive.
 
     Raises
     ------
@@ -166,17 +209,18 @@ def plan_member(n_examples: int, config: TrainingConfig) -> MemberPlan:
     """
     if n_examples < 1:
         raise ValueError("a member needs at least one training example")
-    rate = min(1.0, config.batch_size / n_examples)
-    steps = config.local_epochs * math.ceil(n_examples / config.batch_size)
+    bound = config.size_bound
+    rate = min(1.0, config.batch_size / bound)
+    steps = config.local_epochs * math.ceil(bound / config.batch_size)
     if config.epsilon is None:
-        return MemberPlan(n_examples, rate, steps, 0.0, config.rounds, config.delta, config.accountant)
+        return MemberPlan(bound, rate, steps, 0.0, config.rounds, config.delta, config.accountant)
     accountant = config.accountant  # validated by TrainingConfig
     z = calibrate_noise_multiplier(config.epsilon, config.delta, rate, steps * config.rounds, accountant)  # type: ignore[arg-type]
     epsilons = tuple(
         DPSGDAccounting(z, rate, r * steps).epsilon(config.delta, accountant)  # type: ignore[arg-type]
         for r in range(1, config.rounds + 1)
     )
-    return MemberPlan(n_examples, rate, steps, z, config.rounds, config.delta, accountant, epsilons)
+    return MemberPlan(bound, rate, steps, z, config.rounds, config.delta, accountant, epsilons)
 
 
 def local_update(
@@ -204,6 +248,7 @@ def local_update(
         momentum=config.momentum,
         l2=config.l2,
         rng=rng,
+        expected_batch=plan.sampling_rate * plan.size_bound,
     )
     return w - global_weights
 
@@ -327,7 +372,7 @@ def simulate(
     for round_number in range(1, config.rounds + 1):
         updates = np.stack([m.honest_update(weights, config, round_number, rng) for m in members])
         updates = _apply_behaviours(members, updates, rng)
-        sizes = np.array([m.plan.n_examples for m in members], dtype=float)
+        sizes = np.array([m.plan.size_bound for m in members], dtype=float)  # public bounds, not exact sizes
         weights = weights + aggregator.aggregate(updates, sizes, global_weights=weights)
         threshold, metrics = evaluate(weights, validation, test)
         epsilons = [m.plan.epsilon_after(round_number) for m in members]

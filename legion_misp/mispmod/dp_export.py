@@ -2,8 +2,10 @@
 
 Input: the events MISP sends to export modules (``data`` is a JSON list; with ``require_standard_format`` each is
 ``{"Event": {...}}`` with nested attributes; MISP's internal shape with top-level ``Attribute``/``Object``/``EventTag``
-is accepted too). The same policy and privacy ledger as ``legion sanitize`` apply: the release's (ε, δ) is debited
-before anything is produced, and a full budget refuses the export. Output (base64): a STIX 2.1 bundle (default) or
+is accepted too). The same policy, noise store and privacy ledger as ``legion sanitize`` apply (always the
+configuration's ledger; a request cannot choose another): data already noised is exported with its stored noisy
+values and spends nothing; fresh noise is recorded and paid before anything is produced, and a full budget refuses
+the export. An event that stays home spends nothing. Output (base64): a STIX 2.1 bundle (default) or
 sanitised MISP JSON, chosen by the ``format`` setting.
 
 MISP never shows an export module's error (the user gets an empty download), so a refused or empty export returns a
@@ -23,7 +25,7 @@ from ..privacy.sanitizer import Sanitizer
 from ..stix.codec import MispToStix
 from ..stores import MemoryEventStore
 from .common import ModuleInputError, bytes_handler, contain, module_config
-from .settings import ledger_override, legion_config, pseudonym_key
+from .settings import configured_ledger, legion_config, pseudonym_key
 
 FORMATS = ("stix21", "misp")
 
@@ -43,7 +45,7 @@ moduleinfo = {
     "output": "A sanitised STIX 2.1 bundle or MISP event (JSON).",
     "require_standard_format": True,
 }
-moduleconfig = ["config_path", "format", "pseudonym_key", "ledger_path"]
+moduleconfig = ["config_path", "format", "pseudonym_key"]
 
 
 def standard_event(document: Any) -> dict[str, Any]:
@@ -76,7 +78,7 @@ def export(request: dict[str, Any]) -> dict[str, Any]:
         source.upsert(event)
     kept_home: list[str] = []
     try:
-        summary = sanitize_events(source, sink, sanitizer, ledger=ledger_override(settings, config),
+        summary = sanitize_events(source, sink, sanitizer, ledger=configured_ledger(settings, config),
                                   what=f"MISP export module: {len(events)} event(s)", scope="export",
                                   on_event=lambda report: kept_home.extend(_drop_reasons(report)))
     except BudgetExceeded as exc:

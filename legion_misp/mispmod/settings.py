@@ -2,18 +2,19 @@
 
 MISP stores them as ``Plugin.<Family>_<module>_<key>``: ``config_path`` (legion.toml with the organisation, privacy
 policy and ledger), ``pseudonym_key`` (an ``env:NAME``/``file:PATH`` reference to the federation's pseudonym key,
-resolved in the misp-modules server process; never the key itself), ``ledger_path`` (overrides ``[ledger] path``).
+resolved in the misp-modules server process; never the key itself). The ledger is always ``[ledger] path`` of
+that configuration: no setting or request can choose another one.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from ..config import Config
 from ..errors import ConfigError
-from ..privacy.ledger import Ledger, open_ledger
+from ..privacy.ledger import Ledger, LedgerMissing, open_ledger
+from ..privacy.pseudonyms import PseudonymKeyError, key_from_text
 from ..secrets import Secret, is_secret_reference
 from ..sections import load_config
 from .common import ModuleInputError
@@ -38,14 +39,18 @@ def pseudonym_key(settings: dict[str, str], config: Config) -> bytes | None:
     if not is_secret_reference(reference):
         raise ModuleInputError("pseudonym_key must be 'env:NAME' or 'file:PATH', never the key itself")
     try:
-        return Secret(reference, config.base_dir).reveal().encode("utf-8")
-    except ConfigError as exc:
+        return key_from_text(Secret(reference, config.base_dir).reveal())
+    except (ConfigError, PseudonymKeyError) as exc:
         raise ModuleInputError(str(exc)) from exc
 
 
-def ledger_override(settings: dict[str, str], config: Config) -> Any:
-    ledger = open_ledger(config)
-    if settings.get("ledger_path"):
-        return Ledger(Path(settings["ledger_path"]).expanduser(), budget_epsilon=ledger.budget_epsilon,
-                      budget_delta=ledger.budget_delta, window_days=ledger.window_days)
-    return ledger
+def configured_ledger(settings: dict[str, str], config: Config) -> Ledger:
+    """The ledger of ``[ledger] path`` in the configuration: a request can never point at another ledger (that
+    would let any MISP user who can run an export reset the budget)."""
+    if "ledger_path" in settings:
+        raise ModuleInputError("ledger_path is not accepted: the ledger is [ledger] path of the legion "
+                               "configuration (config_path), so no request can choose a fresh budget")
+    try:
+        return open_ledger(config)
+    except LedgerMissing as exc:
+        raise ModuleInputError(str(exc)) from exc

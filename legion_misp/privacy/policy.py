@@ -34,8 +34,11 @@ DEFAULT_TEXT_TYPES = ("text", "comment", "other", "email-body", "email-subject",
 DEFAULT_STATS_TAG_NAMESPACES = ("tlp", "pap", "misp-galaxy", "mitre-attack", "kill-chain", "malware_classification",
                                 "circl", "enisa", "ecsirt", "rsit", "veris", "estimative-language")
 MAX_TIME_DELTA = 1e-9
-DEFAULT_NUMERIC = {"counter": {"lower": 0, "upper": 1_000_000, "sensitivity": 1},
-                   "size-in-bytes": {"lower": 0, "upper": 4_294_967_295, "sensitivity": 1}}
+# No numeric attribute is noised by default: `counter` and `size-in-bytes` have no unit of privacy whose
+# sensitivity means something (one byte of a file size protects nothing), so they are shared as-is, and the docs
+# say so. An admin who knows a meaningful unit (e.g. a counter of one organisation's incidents, sensitivity 1)
+# declares it here and gets a real DP claim for it.
+DEFAULT_NUMERIC: dict[str, dict[str, int]] = {}
 
 
 class PolicyError(ConfigError):
@@ -119,14 +122,20 @@ PRIVACY_KEYS: tuple[Key, ...] = (
     Key("placeholder", str, "[REDACTED]", "What replaces protected content in free text."),
     Key("sightings", str, "noise", "'noise': sightings become DP-noised counts per attribute; 'drop': removed.",
         check=one_of("noise", "drop")),
-    Key("sightings_epsilon", float, 0.5, "ε of the noised sighting counts per release (unit: one sighting).",
-        check=_POSITIVE_EPSILON),
+    Key("sightings_epsilon", float, 1.0, "ε of the continual (binary-tree) sighting counter, charged once per "
+        "calendar block of sightings_horizon steps and covering every count ever released from it (unit: one "
+        "sighting).", check=_POSITIVE_EPSILON),
+    Key("sightings_step", str, "1d", "Time step of the sighting counter: a sighting is counted once its step is "
+        "complete.", check=is_duration),
+    Key("sightings_horizon", int, 32, "Steps per block of the sighting counter (a power of two): each node is "
+        "noised with scale (log2(horizon) + 1) / sightings_epsilon.", check=in_range(1, 4096)),
     Key("sightings_threshold", int, 5, "A sighting summary is released only if a noisy count reaches this "
         "(post-processing, free).", check=in_range(1, None)),
     Key("sighting_times", bool, False, "Also release noised first/last sighting times (guarantee only against a "
         "shift of one sighting's time by time_sensitivity, not against its presence)."),
     Key("numeric_attributes", dict, DEFAULT_NUMERIC, "Numeric attribute types noised after clamping: "
-        "{type = {lower, upper, sensitivity}}; sensitivity is how much one unit of privacy may change the value.",
+        "{type = {lower, upper, sensitivity}}; sensitivity is how much one unit of privacy may change the value. "
+        "Empty by default: counter and size-in-bytes are shared as-is (no meaningful unit, so no DP claim).",
         check=_is_numeric_table),
     Key("numeric_epsilon", float, 0.25, "ε of the noise on each clamped numeric attribute (unit: one value "
         "changed by at most its sensitivity).", check=_POSITIVE_EPSILON),
@@ -169,7 +178,11 @@ PRIVACY_KEYS: tuple[Key, ...] = (
 
 # The federation-wide pseudonym key sits in [federation] (every member holds the same one).
 PSEUDONYM_KEY = Key("pseudonym_key", str, None, "Federation-wide HMAC key for keyed pseudonyms, as 'env:NAME' or "
-                    "'file:PATH'.", secret=True)
+                    "'file:PATH': hex of at least 32 random bytes (`legion keys pseudonym` creates it). Every member "
+                    "holds it, so members can brute-force low-entropy values.", secret=True)
+PSEUDONYM_EPOCH = Key("pseudonym_epoch", str, "1", "Label of the pseudonym key's epoch: mixed into every pseudonym "
+                      "and tagged legion:pseudonym-epoch on pseudonymised attributes. Rotate the key and change the "
+                      "label (e.g. each quarter) to bound how long pseudonyms stay linkable.")
 
 
 @dataclass(frozen=True)
@@ -205,7 +218,9 @@ class Policy:
     text_types: tuple[str, ...] = DEFAULT_TEXT_TYPES
     placeholder: str = "[REDACTED]"
     sightings: str = "noise"
-    sightings_epsilon: float = 0.5
+    sightings_epsilon: float = 1.0
+    sightings_step: int = 86400
+    sightings_horizon: int = 32
     sightings_threshold: int = 5
     sighting_times: bool = False
     numeric_attributes: dict[str, NumericBounds] = field(
@@ -247,6 +262,8 @@ class Policy:
             placeholder=values["placeholder"],
             sightings=values["sightings"],
             sightings_epsilon=float(values["sightings_epsilon"]),
+            sightings_step=int(parse_duration(values["sightings_step"])),
+            sightings_horizon=values["sightings_horizon"],
             sightings_threshold=values["sightings_threshold"],
             sighting_times=values["sighting_times"],
             numeric_attributes={k: NumericBounds(**v) for k, v in values["numeric_attributes"].items()},
@@ -318,6 +335,10 @@ def _field_problems(policy: Policy) -> list[tuple[str, str]]:
         problems.append(("stats_delta", f"must be in (0, 0.01); got {policy.stats_delta}"))
     if policy.sightings not in ("noise", "drop"):
         problems.append(("sightings", f"must be 'noise' or 'drop'; got {policy.sightings!r}"))
+    if policy.sightings_horizon < 1 or policy.sightings_horizon & (policy.sightings_horizon - 1):
+        problems.append(("sightings_horizon", f"must be a power of two; got {policy.sightings_horizon}"))
+    if policy.sightings_step < 1:
+        problems.append(("sightings_step", f"must be at least 1 second; got {policy.sightings_step}"))
     if policy.time_sensitivity < 1:
         problems.append(("time_sensitivity", f"must be at least 1 second; got {policy.time_sensitivity}"))
     if not policy.placeholder or policy.placeholder.strip() != policy.placeholder:

@@ -33,7 +33,9 @@ class EventReport:
     location : file or store the event came from.
     outcome : ``shared``, ``dropped`` (the whole event stays home) or ``failed`` (bad input; see ``error``).
     actions : every change, in order.
-    cost : (ε, δ) this event's noise spent (composition over its mechanisms).
+    cost : (ε, δ) the fresh noise of this event needs (composition over the kinds noised afresh; a release pays
+        each kind once, so the release total is not the sum over events).
+    fresh, reused : noised datums drawn afresh / republished from the noise store.
     mechanisms : names of the mechanisms that noised something in this event.
     residual : tokens of the shared copy that still look like identifiers (filled only when the sanitiser's
         ``report_residual`` is on; see :mod:`~legion_misp.privacy.residual`).
@@ -46,6 +48,8 @@ class EventReport:
     cost: PrivacyCost = field(default_factory=PrivacyCost)
     mechanisms: list[str] = field(default_factory=list)
     error: str | None = None
+    fresh: int = 0
+    reused: int = 0
     residual: list[dict[str, str]] = field(default_factory=list)
     # The original event's info, for the local dry-run listing only: never serialised (the JSON report may travel).
     info: str = field(default="", repr=False, compare=False)
@@ -65,5 +69,6 @@ class EventReport:
         return {"event_uuid": self.event_uuid, "location": self.location, "outcome": self.outcome,
                 "error": self.error, "epsilon": self.cost.epsilon, "delta": self.cost.delta,
                 "mechanisms": list(self.mechanisms), "counts": self.counts(),
+                "fresh_noise": self.fresh, "republished_noise": self.reused,
                 "actions": [a.as_dict() for a in self.actions],
                 **({"residual": list(self.residual)} if self.residual else {})}

@@ -35,8 +35,9 @@ import ipaddress
 import logging
 import re
 import uuid as uuid_module
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,9 +45,11 @@ import numpy as np
 from ..errors import ConfigError, EventFormatError
 from ..stores.events import check_event, is_published
 from ..timeutil import is_date, parse_time
-from . import fields, gates
+from . import continual, fields, gates
+from .continual import ContinualCountMechanism
 from .detectors import SEGMENT_KINDS
 from .hostnames import learn_from, learn_hostnames
+from .ledger import Charge
 from .mechanisms import (
     BoundedTimestampPairMechanism,
     ClampedNumericMechanism,
@@ -54,10 +57,10 @@ from .mechanisms import (
     PrivacyCost,
     SecureNoise,
     SeededNoise,
-    SightingCountMechanism,
 )
+from .noise_store import NoiseRequest, TransientBook
 from .policy import Policy
-from .pseudonyms import Pseudonymizer, PseudonymKeyError
+from .pseudonyms import Pseudonymizer, PseudonymKeyError, key_from_text
 from .report import EventReport
 from .residual import residual_tokens
 from .scrub import ProtectedContent, replace_spans
@@ -73,6 +76,7 @@ SIGHTING_SUMMARY_OBJECT = "legion-sighting-summary"
 SIGHTING_SUMMARY_TEMPLATE_UUID = str(uuid_module.uuid5(LEGION_NAMESPACE, f"object-template/{SIGHTING_SUMMARY_OBJECT}"))
 TAG_PSEUDONYMISED = "legion:pseudonymised"
 TAG_NOISED = "legion:dp-noised"
+TAG_PSEUDONYM_EPOCH = "legion:pseudonym-epoch"
 
 _EVENT_KEYS = ("uuid", "info", "date", "threat_level_id", "analysis", "timestamp", "publish_timestamp", "published",
                "extends_uuid")
@@ -103,6 +107,10 @@ class _Work:
     numeric: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     time_pairs: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     summaries: list[dict[str, Any]] = field(default_factory=list)
+    summary_times: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    origin: int = 0
+    dry_run: bool = False
+    sighting_threshold: int = 0
 
 
 class Sanitizer:
@@ -153,9 +161,10 @@ class Sanitizer:
         ``seed`` switches to :class:`SeededNoise` (tests only, not private).
         """
         policy = Policy.from_config(config)
-        key = pseudonym_key if pseudonym_key is not None else _pseudonym_key(config)
+        epoch = config.section("federation")["pseudonym_epoch"]
         try:
-            pseudonymizer = Pseudonymizer(key) if key is not None else None
+            key = pseudonym_key if pseudonym_key is not None else _pseudonym_key(config)
+            pseudonymizer = Pseudonymizer(key, epoch=epoch) if key is not None else None
         except PseudonymKeyError as exc:
             raise ConfigError(f"[federation] pseudonym_key: {exc}") from exc
         sanitizer = cls(policy, pseudonymizer=pseudonymizer, noise=SeededNoise(seed) if seed is not None else None)
@@ -180,24 +189,37 @@ class Sanitizer:
                 "numeric_mechanisms": {k: m.describe() for k, m in self.numeric_mechanisms_.items()},
                 "release_cost": self.release_cost().as_dict()}
 
-    def release_cost(self) -> PrivacyCost:
-        """(ε, δ) one release of any number of events may spend: the composition of every enabled mechanism.
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides the output besides the event: policy, organisation details, key (a digest of it). Only
+        ever hashed (HMAC), never written out."""
+        key = self.pseudonymizer.digest("legion-release-fingerprint", "text") if self.pseudonymizer else None
+        return {"params": self.params(), "organisation": repr(self.policy.organisation), "key": key}
 
-        Each unit of privacy (one sighting, one numeric value, one timestamp) belongs to one event and one
-        attribute, so events and attributes compose in parallel; the mechanism kinds compose sequentially.
+    def release_cost(self) -> PrivacyCost:
+        """The most (ε, δ) one release of any number of events can be charged (what it costs when everything in
+        it is new): one sighting-tree block charge plus one re-draw charge, and each other mechanism kind once.
+
+        Each unit of privacy (one sighting, one numeric value, one timestamp) belongs to one event and one datum,
+        so events and datums compose in parallel; the mechanism kinds compose sequentially. Data already noised
+        in an earlier release is republished from the noise store and charged nothing.
         """
         total = PrivacyCost()
-        for mechanism in self.mechanisms_.values():
-            total = total + mechanism.privacy_map()
+        for name, mechanism in self.mechanisms_.items():
+            cost = mechanism.privacy_map()
+            total = total + cost + (cost if name == "sighting-counts" else PrivacyCost())
         if self.numeric_mechanisms_:
             total = total + PrivacyCost.parallel([m.privacy_map() for m in self.numeric_mechanisms_.values()])
         return total
 
     # ---- one event -----------------------------------------------------------------------------------------------
 
-    def sanitize(self, event: dict[str, Any], *, location: str | None = None
+    def sanitize(self, event: dict[str, Any], *, location: str | None = None, book: Any = None
                  ) -> tuple[dict[str, Any] | None, EventReport]:
         """The shareable copy of ``event`` (None if it must stay home) and the report of what changed.
+
+        ``book`` resolves noise (:mod:`.noise_store`): a :class:`PersistentBook` for real releases (each datum
+        noised once, recorded and charged before it is returned), a :class:`DryRunBook` (no noise drawn, the
+        noised fields left out), or by default a :class:`TransientBook` (fresh noise, nothing recorded).
 
         Raises
         ------
@@ -225,7 +247,7 @@ class Sanitizer:
         out["Attribute"] = self._attributes(event.get("Attribute", []), work, where="attribute")
         out["Object"] = self._objects(event.get("Object", []), work, event_level)
         out["EventReport"] = self._event_reports(event.get("EventReport", []), work, event_level)
-        self._apply_noise(work)
+        self._apply_noise(work, book if book is not None else TransientBook())
         out["Object"].extend(work.summaries)
         _drop_dangling_references(out["Object"], work.dropped_uuids)
         _remove_empty(out)
@@ -512,7 +534,8 @@ class Sanitizer:
             clean["comment"] = self._scrub(str(attribute["comment"]), work, f"{target} comment")
         clean["Tag"] = self._tags(attribute, work, target)
         if attribute_type in self.policy.pseudonymise_types:
-            clean["Tag"].append({"name": TAG_PSEUDONYMISED})
+            clean["Tag"] += [{"name": TAG_PSEUDONYMISED},
+                             {"name": f'{TAG_PSEUDONYM_EPOCH}="{self.pseudonymizer.epoch}"'}]
         clean["Galaxy"] = self._galaxies(attribute.get("Galaxy", []), work, target)
         if attribute.get("Sighting"):
             work.report.add("removed", f"{target} sightings",
@@ -563,100 +586,197 @@ class Sanitizer:
 
     # ---- noise -----------------------------------------------------------------------------------------------------
 
-    def _apply_noise(self, work: _Work) -> None:
-        spent: list[PrivacyCost] = []
+    def _apply_noise(self, work: _Work, book: Any) -> None:
+        """Noise through ``book`` (persistent, transient or dry run): counts, numerics and times first, then the
+        sighting times of the summaries that the noisy counts let out."""
+        groups: list[tuple[list[NoiseRequest], Callable[[list[int]], None]]] = []
         if self.policy.sightings == "noise" and work.shared_attributes:
-            self._noise_sightings(work)
-            spent.append(self.mechanisms_["sighting-counts"].privacy_map())
-            work.report.mechanisms.append("sighting-counts")
-            if "sighting-times" in self.mechanisms_ and work.summaries:
-                spent.append(self.mechanisms_["sighting-times"].privacy_map())
-                work.report.mechanisms.append("sighting-times")
+            groups.append(self._sighting_requests(work, book.now))
         if work.numeric:
-            self._noise_numeric(work)
-            spent.append(PrivacyCost.parallel([m.privacy_map() for m in self.numeric_mechanisms_.values()]))
-            work.report.mechanisms.append("clamped-numeric")
+            groups.append(self._numeric_requests(work))
         if work.time_pairs:
-            for clean, target in work.time_pairs:
-                self._noise_time_pair(clean, work, target)
-            spent.append(self.mechanisms_["bounded-timestamp-pair"].privacy_map())
-            work.report.mechanisms.append("bounded-timestamp-pair")
-        total = PrivacyCost()
-        for cost in spent:
-            total = total + cost
-        work.report.cost = total
+            groups.append(self._time_requests(work, work.time_pairs, "time", "bounded-timestamp-pair"))
+        self._resolve(groups, work, book)
+        if work.summary_times:
+            self._resolve([self._time_requests(work, work.summary_times, "sighting-time", "sighting-times")],
+                          work, book)
 
-    def _noise_numeric(self, work: _Work) -> None:
-        for clean, target in work.numeric:
+    def _resolve(self, groups: list[tuple[list[NoiseRequest], Callable[[list[int]], None]]], work: _Work,
+                 book: Any) -> None:
+        requests = [r for group, _ in groups for r in group]
+        if not requests:
+            return
+        resolution = book.resolve(requests)
+        work.report.cost = work.report.cost + resolution.cost
+        work.report.fresh += resolution.fresh
+        work.report.reused += resolution.reused
+        work.dry_run = resolution.dry_run
+        at = 0
+        for group, apply in groups:
+            apply(resolution.values[at:at + len(group)])
+            at += len(group)
+
+    def _sighting_requests(self, work: _Work, now: float) -> tuple[list[NoiseRequest], Callable[[list[int]], None]]:
+        tree = self.mechanisms_["sighting-counts"]
+        step = self.policy.sightings_step
+        horizon = self.policy.sightings_horizon
+        end_step = int(now) // step  # steps before this one are complete
+        recent = max(0, (end_step - 1) // horizon - 1) * horizon  # start of the previous block
+        event_block = (_event_origin(work) // step) // horizon * horizon
+        origin_step = max(recent, event_block)
+        nodes = continual.dyadic_nodes(origin_step, end_step, horizon) if end_step > origin_step else []
+        work.sighting_threshold = max(self.policy.sightings_threshold, tree.threshold_floor(len(nodes)))
+        requests: list[NoiseRequest] = []
+        charges = {block: Charge(f"sighting-tree block {block}", tree.epsilon, once=True, group="sighting-tree")
+                   for block in {continual.node_block(level, index, horizon) for level, index in nodes}}
+        redraw = Charge("sighting-tree re-draw", tree.epsilon)
+        lazy = continual.LazyNoise(self.noise, tree.scale_, 2 * len(nodes) * len(work.shared_attributes))
+        node_charges = [charges[continual.node_block(level, index, horizon)] for level, index in nodes]
+        node_names = [f"{level}/{index}" for level, index in nodes]
+        node_ranges = [(index << level, (index + 1) << level) for level, index in nodes]
+        for original, clean in work.shared_attributes:
+            steps = _sighting_steps(original, step, event_block, origin_step, end_step, work.timestamp)
+            prefix = str(clean.get("uuid"))
+            for kind_index in (0, 1):
+                kind_steps = steps[kind_index]
+                for name, (low, high), charge in zip(node_names, node_ranges, node_charges, strict=True):
+                    count = sum(1 for at in kind_steps if low <= at < high) if kind_steps else 0
+                    requests.append(NoiseRequest(
+                        "sighting-node", f"{prefix}/{kind_index}/{name}", count,
+                        partial(lazy.add, count, len(requests)), charge, tree.epsilon, redraw))
+        per_attribute = 2 * len(nodes)
+        work.report.mechanisms.append("sighting-counts")
+
+        def apply(values: list[int]) -> None:
+            for number, (original, clean) in enumerate(work.shared_attributes):
+                mine = values[number * per_attribute:(number + 1) * per_attribute]
+                seen, false_positive = max(0, sum(mine[:len(nodes)])), max(0, sum(mine[len(nodes):]))
+                self._sighting_outcome(original, clean, work, seen, false_positive)
+        return requests, apply
+
+    def _sighting_outcome(self, original: dict[str, Any], clean: dict[str, Any], work: _Work, seen: int,
+                          false_positive: int) -> None:
+        target = f"sightings of attribute {clean.get('uuid', '?')}"
+        if work.dry_run:
+            work.report.add("noised", target, "would be released as continual noisy counts (the threshold is "
+                            "decided on the noisy count, which a dry run never draws)")
+            return
+        if max(seen, false_positive) < work.sighting_threshold:
+            return
+        summary = self._sighting_summary(clean, seen, false_positive, clean.get("timestamp") or work.timestamp)
+        work.summaries.append(summary)
+        if self.policy.sighting_times:
+            work.summary_times.append((summary, original))
+        tree = self.mechanisms_["sighting-counts"]
+        work.report.add("noised", target, f"released as continual noisy counts (binary-tree counter, node scale "
+                        f"{tree.node_mechanism.scale_:g})")
+
+    def _numeric_requests(self, work: _Work) -> tuple[list[NoiseRequest], Callable[[list[int]], None]]:
+        requests = []
+        for clean, _target in work.numeric:
             bounds = self.policy.numeric_attributes[clean["type"]]
             mechanism = self.numeric_mechanisms_[clean["type"]]
             value = int(np.clip(round(float(clean["value"])), bounds.lower, bounds.upper))
-            clean["value"] = str(int(mechanism.release(np.array([value]), self.noise)[0]))
-            clean.setdefault("Tag", []).append({"name": TAG_NOISED})
-            work.report.add("noised", target, f"{clean['type']} clamped to [{bounds.lower}, {bounds.upper}] and "
-                            f"noised (discrete Laplace, scale {mechanism.scale_:g})")
+            requests.append(NoiseRequest(
+                kind=f"numeric:{clean['type']}", identity=str(clean.get("uuid")), value=value,
+                draw=partial(_draw_numeric, mechanism, value, self.noise), epsilon=mechanism.epsilon,
+                charge=Charge("clamped-numeric", self.policy.numeric_epsilon)))
+        work.report.mechanisms.append("clamped-numeric")
 
-    def _noise_time_pair(self, clean: dict[str, Any], work: _Work, target: str) -> None:
-        mechanism: BoundedTimestampPairMechanism = self.mechanisms_["bounded-timestamp-pair"]
-        first = _epoch(clean.get("first_seen"))
-        last = _epoch(clean.get("last_seen"))
+        def apply(values: list[int]) -> None:
+            for (clean, target), noisy in zip(work.numeric, values, strict=True):
+                bounds = self.policy.numeric_attributes[clean["type"]]
+                mechanism = self.numeric_mechanisms_[clean["type"]]
+                if work.dry_run:
+                    clean["value"] = self.policy.placeholder
+                    work.report.add("noised", target, f"{clean['type']} would be clamped and noised")
+                    continue
+                clean["value"] = str(int(noisy))
+                clean.setdefault("Tag", []).append({"name": TAG_NOISED})
+                work.report.add("noised", target, f"{clean['type']} clamped to [{bounds.lower}, {bounds.upper}] "
+                                f"and noised once (discrete Laplace, scale {mechanism.scale_:g}); later "
+                                "releases republish the same noisy value")
+        return requests, apply
+
+    def _time_requests(self, work: _Work, pairs: list[tuple[dict[str, Any], Any]], kind: str, name: str
+                       ) -> tuple[list[NoiseRequest], Callable[[list[int]], None]]:
+        """Each distinct time of the event is one datum: equal times are noised once and reused."""
+        mechanism: BoundedTimestampPairMechanism = self.mechanisms_[name]
+        cost = mechanism.privacy_map()
+        charge = Charge(name, cost.epsilon, cost.delta)
+        ends: list[tuple[int | None, int | None]] = [self._time_ends(clean, extra, kind) for clean, extra in pairs]
+        requests = [NoiseRequest(kind=kind, identity=f"{work.report.event_uuid}/{moment}", value=moment,
+                                 draw=partial(_draw_time, mechanism, moment, self.noise),
+                                 epsilon=cost.epsilon / 2, charge=charge)
+                    for first, last in ends for moment in (first, last) if moment is not None]
+        work.report.mechanisms.append(name)
+
+        def apply(values: list[int]) -> None:
+            noisy = iter(values)
+            for (clean, extra), (first, last) in zip(pairs, ends, strict=True):
+                shifted = [next(noisy) if moment is not None else None for moment in (first, last)]
+                self._set_time_ends(clean, extra, kind, first, last, shifted, work, mechanism)
+        return requests, apply
+
+    def _time_ends(self, clean: dict[str, Any], extra: Any, kind: str) -> tuple[int | None, int | None]:
+        if kind == "sighting-time":
+            times = [_epoch_int(s.get("date_sighting")) for s in extra.get("Sighting", []) if isinstance(s, dict)]
+            times = [t for t in times if t is not None]
+            base = _epoch_int(clean.get("timestamp")) or 0
+            return (min(times), max(times)) if times else (base, base)
+        return _epoch(clean.get("first_seen")), _epoch(clean.get("last_seen"))
+
+    def _set_time_ends(self, clean: dict[str, Any], extra: Any, kind: str, first: int | None, last: int | None,
+                       shifted: list[int | None], work: _Work, mechanism: BoundedTimestampPairMechanism) -> None:
         if first is None and last is None:
             clean.pop("first_seen", None)
             clean.pop("last_seen", None)
-            work.report.add("dropped", f"{target} first_seen/last_seen", "not a parseable time")
+            work.report.add("dropped", f"{extra} first_seen/last_seen", "not a parseable time")
             return
-        noisy_first, noisy_last = mechanism.release(first if first is not None else last,
-                                                    last if last is not None else first, self.noise)
+        if work.dry_run:
+            for key in ("first_seen", "last_seen") if kind == "time" else ():
+                clean.pop(key, None)
+            work.report.add("noised", f"{extra if kind == 'time' else clean.get('uuid')} times",
+                            "would be shifted by truncated discrete Laplace noise (never drawn in a dry run)")
+            return
+        present = sorted(v for v in shifted if v is not None)
+        noisy_first, noisy_last = present[0], present[-1]
+        if kind == "sighting-time":
+            clean["Attribute"] += [self._summary_attribute(clean, "first-sighting", "datetime", _iso(noisy_first)),
+                                   self._summary_attribute(clean, "last-sighting", "datetime", _iso(noisy_last))]
+            return
         if first is not None:
             clean["first_seen"] = _iso(noisy_first)
         if last is not None:
-            clean["last_seen"] = _iso(noisy_last if first is not None else noisy_first)
-        work.report.add("noised", f"{target} first_seen/last_seen", "shifted by truncated discrete Laplace noise "
-                        f"(at most {mechanism.window} s), order kept")
+            clean["last_seen"] = _iso(noisy_last)
+        work.report.add("noised", f"{extra} first_seen/last_seen", "shifted by truncated discrete Laplace noise "
+                        f"(at most {mechanism.window} s; each distinct time of the event noised once), order kept")
 
-    def _noise_sightings(self, work: _Work) -> None:
-        mechanism: SightingCountMechanism = self.mechanisms_["sighting-counts"]
-        counts = np.array([_sighting_counts(original) for original, _ in work.shared_attributes], dtype=np.int64)
-        noisy = mechanism.release(counts, self.noise)
-        for (original, clean), (seen, false_positive) in zip(work.shared_attributes, noisy, strict=True):
-            if max(seen, false_positive) >= self.policy.sightings_threshold:
-                work.summaries.append(self._sighting_summary(original, clean, int(seen), int(false_positive),
-                                                             clean.get("timestamp") or work.timestamp))
-                work.report.add("noised", f"sightings of attribute {clean.get('uuid', '?')}",
-                                f"released as noisy counts (discrete Laplace, scale {mechanism.scale_:g})")
-
-    def _sighting_summary(self, original: dict[str, Any], clean: dict[str, Any], seen: int,
-                          false_positive: int, timestamp: str) -> dict[str, Any]:
+    def _sighting_summary(self, clean: dict[str, Any], seen: int, false_positive: int,
+                          timestamp: str) -> dict[str, Any]:
         attribute_uuid = str(clean.get("uuid", ""))
         base = uuid_module.uuid5(LEGION_NAMESPACE, f"{attribute_uuid}/{SIGHTING_SUMMARY_OBJECT}")
-        mechanism = self.mechanisms_["sighting-counts"]
+        tree = self.mechanisms_["sighting-counts"]
+        summary = {"uuid": str(base), "name": SIGHTING_SUMMARY_OBJECT, "meta-category": "misc", "distribution": 5,
+                   "template_uuid": SIGHTING_SUMMARY_TEMPLATE_UUID, "template_version": "1",
+                   "description": "Differentially private sighting counts of one attribute (legion-misp).",
+                   "comment": "continual noisy counts (binary-tree counter); see docs/privacy.md",
+                   "timestamp": timestamp, "Attribute": [],
+                   "ObjectReference": [{"uuid": str(uuid_module.uuid5(base, "reference")),
+                                        "referenced_uuid": attribute_uuid, "relationship_type": "annotates"}]}
+        summary["Attribute"] = [self._summary_attribute(summary, "attribute-uuid", "text", attribute_uuid),
+                                self._summary_attribute(summary, "seen", "counter", str(seen)),
+                                self._summary_attribute(summary, "false-positive", "counter", str(false_positive)),
+                                self._summary_attribute(summary, "epsilon", "float", f"{tree.epsilon:g}")]
+        return summary
 
-        def attr(relation: str, attribute_type: str, value: str) -> dict[str, Any]:
-            return {"uuid": str(uuid_module.uuid5(base, relation)), "type": attribute_type, "category": "Other",
-                    "object_relation": relation, "value": value, "to_ids": False, "distribution": 5,
-                    "disable_correlation": True, "timestamp": timestamp}
-
-        attributes = [attr("attribute-uuid", "text", attribute_uuid), attr("seen", "counter", str(seen)),
-                      attr("false-positive", "counter", str(false_positive)),
-                      attr("epsilon", "float", f"{mechanism.epsilon:g}")]
-        if self.policy.sighting_times:
-            attributes += self._sighting_times(original, timestamp, attr)
-        return {"uuid": str(base), "name": SIGHTING_SUMMARY_OBJECT, "meta-category": "misc", "distribution": 5,
-                "template_uuid": SIGHTING_SUMMARY_TEMPLATE_UUID, "template_version": "1",
-                "description": "Differentially private sighting counts of one attribute (legion-misp).",
-                "comment": "noisy counts; see 'What is shared and what is protected'",
-                "timestamp": timestamp, "Attribute": attributes,
-                "ObjectReference": [{"uuid": str(uuid_module.uuid5(base, "reference")),
-                                     "referenced_uuid": attribute_uuid, "relationship_type": "annotates"}]}
-
-    def _sighting_times(self, original: dict[str, Any], timestamp: str, attr: Any) -> list[dict[str, Any]]:
-        times = [_epoch_int(s.get("date_sighting")) for s in original.get("Sighting", []) if isinstance(s, dict)]
-        times = [t for t in times if t is not None]
-        base_time = _epoch_int(timestamp) or 0
-        first, last = (min(times), max(times)) if times else (base_time, base_time)
-        noisy_first, noisy_last = self.mechanisms_["sighting-times"].release(first, last, self.noise)
-        return [attr("first-sighting", "datetime", _iso(noisy_first)),
-                attr("last-sighting", "datetime", _iso(noisy_last))]
+    @staticmethod
+    def _summary_attribute(summary: dict[str, Any], relation: str, attribute_type: str, value: str
+                           ) -> dict[str, Any]:
+        base = uuid_module.UUID(summary["uuid"])
+        return {"uuid": str(uuid_module.uuid5(base, relation)), "type": attribute_type, "category": "Other",
+                "object_relation": relation, "value": value, "to_ids": False, "distribution": 5,
+                "disable_correlation": True, "timestamp": summary["timestamp"]}
 
 
 # ---- helpers -------------------------------------------------------------------------------------------------------
@@ -755,7 +875,9 @@ def _local_store_events(config: Config) -> Iterator[dict[str, Any]]:
 def _build_mechanisms(policy: Policy) -> dict[str, Any]:
     mechanisms: dict[str, Any] = {}
     if policy.sightings == "noise":
-        mechanisms["sighting-counts"] = SightingCountMechanism(epsilon=policy.sightings_epsilon)
+        mechanisms["sighting-counts"] = ContinualCountMechanism(epsilon=policy.sightings_epsilon,
+                                                                horizon=policy.sightings_horizon,
+                                                                step=policy.sightings_step)
     if policy.noise_times:
         mechanisms["bounded-timestamp-pair"] = BoundedTimestampPairMechanism(
             epsilon=policy.time_epsilon, sensitivity=policy.time_sensitivity, window=policy.time_window)
@@ -765,12 +887,51 @@ def _build_mechanisms(policy: Policy) -> dict[str, Any]:
     return mechanisms
 
 
+def _origin_time(event: dict[str, Any]) -> int:
+    """Where an event's sighting counter starts: its (shared) ``date``, else its timestamp."""
+    date = str(event.get("date", ""))[:10]
+    if is_date(date):
+        return int(parse_time(date, assume_utc=True, allow_date=True).timestamp())
+    return _epoch_int(event.get("timestamp")) or 0
+
+
+def _event_origin(work: _Work) -> int:
+    return work.origin
+
+
+def _sighting_steps(attribute: dict[str, Any], step: int, event_block: int, origin_step: int, end_step: int,
+                    fallback: str) -> tuple[list[int], list[int]]:
+    """Steps of the attribute's sightings per type (0 seen, 1 false positive) in ``[origin_step, end_step)``;
+    sightings dated before the event's block count from its start; those in steps not yet complete wait."""
+    steps: tuple[list[int], list[int]] = ([], [])
+    default = _epoch_int(attribute.get("timestamp")) or _epoch_int(fallback) or 0
+    for sighting in attribute.get("Sighting") or []:
+        if not isinstance(sighting, dict):
+            continue
+        index = _SEEN_TYPES.get(str(sighting.get("type", "0")))
+        if index is None:
+            continue
+        when = _epoch_int(sighting.get("date_sighting"))
+        at = max(event_block, (when if when is not None else default) // step)
+        if origin_step <= at < end_step:
+            steps[index].append(at)
+    return steps
+
+
+def _draw_numeric(mechanism: ClampedNumericMechanism, value: int, noise: NoiseSource) -> int:
+    return int(mechanism.release(np.array([value]), noise)[0])
+
+
+def _draw_time(mechanism: BoundedTimestampPairMechanism, moment: int, noise: NoiseSource) -> int:
+    return int(moment) + int(mechanism.truncated_noise(noise, 1)[0])
+
+
 def _pseudonym_key(config: Config) -> bytes | None:
     reference = config.section("federation")["pseudonym_key"]
     if reference is None:
         return None
     secret = config.secret(reference)
-    return secret.reveal().encode("utf-8") if secret is not None else None
+    return key_from_text(secret.reveal()) if secret is not None else None
 
 
 def pseudonym_organisation(pseudonym: str) -> dict[str, str]:

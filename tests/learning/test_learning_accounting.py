@@ -39,7 +39,7 @@ def test_calibration_meets_target_and_is_tight(accountant: str) -> None:
 
 def test_paper_plan_covers_all_rounds_and_cross_checks() -> None:
     # The paper preset: one member of four holds 670 training messages; 3 rounds x 10 local epochs.
-    plan = plan_member(670, TrainingConfig(epsilon=1.64, rounds=3, local_epochs=10, batch_size=128))
+    plan = plan_member(670, TrainingConfig(epsilon=1.64, rounds=3, local_epochs=10, batch_size=128, size_bound=670))
     total_steps = plan.rounds * plan.steps_per_round
     assert total_steps == 3 * 10 * 6
     assert plan.epsilon_after(3) == pytest.approx(1.64, abs=1e-3) and plan.epsilon_after(3) <= 1.64

@@ -87,3 +87,36 @@ def test_flower_is_optional_and_names_the_extra(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(flower_deploy.sys, "executable", "/nonexistent/python")
     with pytest.raises(ImportError, match=r"legion-misp\[federated\]"):
         flower_deploy.flower_executable("flwr")
+
+
+def test_export_never_uses_a_fixed_seed_unless_a_labelled_test_seed(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["--rounds", "1", "--local-epochs", "1", "--members", "2"]
+    paths = [tmp_path / f"m{i}.json" for i in range(3)]
+    for path in paths[:2]:
+        assert runner.invoke(learn, ["export", "--out", str(path), *args]).exit_code == 0
+    first, second = (load_model(p) for p in paths[:2])
+    assert list(first.coef) != list(second.coef)  # same options, fresh secure noise each time
+    assert first.training["noise_private"] is True and "CSPRNG" in first.training["noise"]
+    result = runner.invoke(learn, ["export", "--out", str(paths[2]), "--test-seed", "4", *args])
+    assert result.exit_code == 0 and "NOT private" in result.output
+    seeded = load_model(paths[2])
+    assert seeded.training["noise_private"] is False and "NOT PRIVATE" in seeded.training["noise"]
+
+
+def test_the_dp_sgd_schedule_depends_on_the_declared_bound_not_on_the_private_size() -> None:
+    from legion_misp.learning.simulation import LEARNING_DELTA_BUDGET, TrainingConfig, check_budget, plan_member
+    from legion_misp.privacy.ledger import BudgetExceeded, Ledger
+
+    config = TrainingConfig(epsilon=2.0, rounds=2, local_epochs=2, size_bound=800)
+    small, large = plan_member(517, config), plan_member(799, config)
+    assert small == large and small.size_bound == 800
+    assert 517 not in small.to_dict().values() and 799 not in large.to_dict().values()
+    assert small.sampling_rate == pytest.approx(config.batch_size / 800)
+    # learning ledgers bound δ too: a run asking for more δ than the window allows is refused before training
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        ledger = Ledger(Path(folder) / "m.sqlite", budget_epsilon=10.0, budget_delta=LEARNING_DELTA_BUDGET)
+        with pytest.raises(BudgetExceeded, match="δ"):
+            check_budget(ledger, plan_member(500, TrainingConfig(epsilon=2.0, delta=2e-4, size_bound=800)))

@@ -26,7 +26,8 @@ def shared_feed(tmp_path_factory):
     """The examples sanitised by ``legion sanitize --out`` (seeded noise): what a member shares."""
     root = tmp_path_factory.mktemp("feeds")
     config = write_config(root / "conf")
-    with pytest.raises(SystemExit) as done:
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(SystemExit) as done:
+        patch.setenv("LEGION_ALLOW_TEST_SEED", "1")  # --seed outside --dry-run: tests only
         legion_main(["--config", str(config), "sanitize", "--in", str(EXAMPLE_EVENTS), "--out",
                      str(root / "shared"), "--seed", "1"])
     assert done.value.code in (0, None)

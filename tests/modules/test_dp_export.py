@@ -10,6 +10,8 @@ import pytest
 import stix2
 
 from legion_misp.mispmod import dp_export
+from legion_misp.privacy.ledger import open_ledger
+from legion_misp.sections import load_config
 from tests.helpers import FIXTURES, REPO, load_example_events
 
 EXAMPLE_TOML = (REPO / "legion_misp" / "data" / "legion.example.toml").read_text()
@@ -18,13 +20,14 @@ EXAMPLE_TOML = (REPO / "legion_misp" / "data" / "legion.example.toml").read_text
 @pytest.fixture
 def config_path(tmp_path):
     key = tmp_path / "federation.key"
-    key.write_text("federation-test-key-0123456789", encoding="utf-8")
+    key.write_text("9b2e4f61a8c03d75e1f9b6a2c4d8e07f3a5b1c9d2e6f4a8b0c7d3e5f1a9b2c4d", encoding="utf-8")
     key.chmod(0o600)
     # a file: reference, so the misp-modules server process (started once per session) can read it too
     text = EXAMPLE_TOML.replace('pseudonym_key = "file:keys/pseudonym.key"', 'pseudonym_key = "file:federation.key"')
     text = text.replace('path = "data/privacy-ledger.sqlite"', f'path = "{tmp_path / "ledger.sqlite"}"')
     path = tmp_path / "legion.toml"
     path.write_text(text, encoding="utf-8")
+    open_ledger(load_config(path), create=True)  # `legion budget init`
     return path
 
 
@@ -62,6 +65,35 @@ def test_stix_export_is_valid_sanitised_and_debited(config_path, tmp_path):
     assert "example energy ltd" not in text and "member-7f3a" in text
     rows = _ledger_rows(tmp_path)
     assert len(rows) == 1 and rows[0][0] == "export" and rows[0][1] > 0
+
+
+def test_a_repeated_export_republishes_the_same_noise_and_spends_nothing(config_path, tmp_path):
+    event, _ = _planted_event()
+    request = {"data": [{"Event": event}], "config": {"config_path": str(config_path), "format": "misp"}}
+    first = _decode(dp_export.dict_handler(request))
+    spent = _ledger_rows(tmp_path)
+    for _ in range(3):
+        assert _decode(dp_export.dict_handler(request)) == first
+    assert _ledger_rows(tmp_path) == spent and len(spent) == 1
+
+
+def test_an_export_that_stays_home_spends_nothing(config_path, tmp_path):
+    event, _ = _planted_event()
+    event = dict(event, distribution="0")
+    answer = dp_export.dict_handler({"data": [{"Event": event}], "config": {"config_path": str(config_path)}})
+    assert _decode(answer)["legion_dp_export"] == "nothing exported"
+    assert _ledger_rows(tmp_path) == []
+
+
+def test_a_request_cannot_choose_another_ledger(config_path, tmp_path):
+    event, _ = _planted_event()
+    fresh = tmp_path / "fresh-budget.sqlite"
+    answer = dp_export.dict_handler({"data": [{"Event": event}],
+                                     "config": {"config_path": str(config_path), "ledger_path": str(fresh)}})
+    assert "ledger_path is not accepted" in answer["error"] and not fresh.exists()
+    (tmp_path / "ledger.sqlite").unlink()
+    answer = dp_export.dict_handler({"data": [{"Event": event}], "config": {"config_path": str(config_path)}})
+    assert "legion budget init" in answer["error"] and not (tmp_path / "ledger.sqlite").exists()
 
 
 def test_misp_format_and_internal_shape(config_path):

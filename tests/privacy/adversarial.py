@@ -59,7 +59,7 @@ internal_hostname_patterns = ['ws\\d{4}', 'srv-[a-z]+\\d{2}']
 learn_hostnames_from_store = false
 """
 
-FEDERATION_KEY = "adversarial-federation-key-0123456789"
+FEDERATION_KEY = "5c1e9a7b3d0f2a4c6e8b1d3f5a7c9e0b2d4f6a8c1e3b5d7f9a2c4e6b8d0f1a3c"
 ZW = "\u200b"
 SHY = "\u00ad"
 ZWJ = "\u200d"

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from legion_misp.privacy.ledger import open_ledger
 from legion_misp.privacy.mechanisms import SeededNoise
 from legion_misp.privacy.policy import Policy
 from legion_misp.privacy.pseudonyms import Pseudonymizer
@@ -40,11 +41,11 @@ window = "30d"
 sharing_groups = {{ "energy-isac" = ["energy-federation"] }}
 """
 
-FEDERATION_KEY = "test-federation-key-0123456789abcdef"
+FEDERATION_KEY = "5f1c9a0e7b3d42c8a6e1f09b7d35c2a48e6b1f0d9c7a53e2b4f8061d3a9c5e7b"  # 32 bytes, hex
 STAFF_NAMES = ["Margaret Holloway", "Dev Raghunathan"]
 
 
-def write_config(folder: Path, *, budget: float = 10.0) -> Path:
+def write_config(folder: Path, *, budget: float = 10.0, init_ledger: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "terms.txt").write_text("# staff directory export\n" + "\n".join(STAFF_NAMES) + "\n", encoding="utf-8")
     key = folder / "federation.key"
@@ -52,6 +53,8 @@ def write_config(folder: Path, *, budget: float = 10.0) -> Path:
     key.chmod(0o600)
     path = folder / "legion.toml"
     path.write_text(CONFIG_TEMPLATE.format(budget=budget), encoding="utf-8")
+    if init_ledger:
+        open_ledger(load_config(path), create=True)  # what `legion budget init` does
     return path
 
 
@@ -72,7 +75,7 @@ def policy(config) -> Policy:
 
 @pytest.fixture
 def sanitizer(policy: Policy) -> Sanitizer:
-    return Sanitizer(policy, pseudonymizer=Pseudonymizer(FEDERATION_KEY.encode()), noise=SeededNoise(7))
+    return Sanitizer(policy, pseudonymizer=Pseudonymizer(bytes.fromhex(FEDERATION_KEY)), noise=SeededNoise(7))
 
 
 def new_uuid() -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from legion_misp.cli import main
+from legion_misp.privacy.ledger import open_ledger
 from legion_misp.privacy.sanitizer import Sanitizer
 from legion_misp.sections import load_config
 
@@ -26,6 +27,7 @@ def write_adversarial_config(folder: Path) -> Path:
     key.chmod(0o600)
     path = folder / "legion.toml"
     path.write_text(CONFIG, encoding="utf-8")
+    open_ledger(load_config(path), create=True)  # what `legion budget init` does
     return path
 
 
@@ -78,7 +80,9 @@ def test_no_case_leaks_and_every_control_survives(adversarial_config, cases: lis
 
 
 def test_the_cli_release_of_the_whole_corpus_leaks_nothing(tmp_path: Path, cases: list[Case],
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEGION_ALLOW_TEST_SEED", "1")  # --seed outside --dry-run: tests only
     config_path = write_adversarial_config(tmp_path / "conf")
     feed = write_feed(tmp_path / "feed", [c.event for c in cases])
     out = tmp_path / "shared"

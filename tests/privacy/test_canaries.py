@@ -105,8 +105,10 @@ def test_shared_example_events_leak_no_canary(tmp_path: Path) -> None:
     (conf / "staff.txt").write_text("\n".join(staff) + "\n", encoding="utf-8")
     text = text.replace('# sensitive_terms_file = "file:terms.txt"', 'sensitive_terms_file = "file:staff.txt"')
     (conf / "legion.toml").write_text(text, encoding="utf-8")
-    (conf / "federation.key").write_text("shared-canary-test-key-0123456789", encoding="utf-8")
+    (conf / "federation.key").write_text("7e3a9c1b5d2f8e4a6c0b9d3f1e7a5c2b8d4f0e6a9c3b7d1f5e2a8c4b0d6f9e3a",
+                                         encoding="utf-8")
     out_dir = tmp_path / "shared"
+    assert run_legion(["--config", str(conf / "legion.toml"), "budget", "init"]) == 0
     code = run_legion(["--config", str(conf / "legion.toml"), "sanitize", "--in", str(SHARED_EVENTS),
                        "--out", str(out_dir)])
     assert code == 0

@@ -86,28 +86,39 @@ def test_dry_run_writes_nothing_and_debits_nothing(tmp_path: Path, config_path: 
     assert code == 0
     assert not (tmp_path / "out").exists()
     assert open_ledger(load_config(config_path)).entries() == []
-    # the counter is always noised; noisy zero sighting counts may add summaries (more "noised")
+    # a dry run draws no noise: it says that the sighting counts would be noised, and never decides on them
     line = re.search(re.escape(item["uuid"]) + r"  '.*': shared \(dropped 1, pseudonymised 2, scrubbed 1, noised (\d+)",
                      stdout)
     assert line is not None and int(line.group(1)) >= 1
-    assert "release cost (not debited, dry run): ε 1.25" in stdout
+    assert "release cost (not debited, dry run): ε 1," in stdout
     entry = json.loads(report_path.read_text())["events"][0]
     reasons = {a["action"]: a["reason"] for a in entry["actions"]}
     assert reasons["dropped"] == "value contains protected-ip"
-    assert entry["epsilon"] == pytest.approx(0.75)  # sighting counts 0.5 + numeric 0.25; no times here
+    assert entry["epsilon"] == pytest.approx(1.0)  # a sighting-tree block; counter shared as-is; no times here
+    assert entry["fresh_noise"] > 0 and entry["republished_noise"] == 0
     assert "10.0.0.1" not in report_path.read_text() and "v@partner.example" not in report_path.read_text()
 
 
-def test_a_real_run_reports_and_debits_once(tmp_path: Path, config_path: Path,
+def test_seed_is_refused_for_a_real_release(tmp_path: Path, config_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    feed = write_feed(tmp_path / "feed", [event(attribute("domain", "a.example.net"))])
+    code, _, stderr = run(["--config", str(config_path), "sanitize", "--in", str(feed), "--out",
+                           str(tmp_path / "out"), "--seed", "3"], capsys)
+    assert code == 2 and "refused for a real release" in stderr
+    assert not (tmp_path / "out").exists() and open_ledger(load_config(config_path)).entries() == []
+
+
+def test_a_real_run_reports_and_debits_once(tmp_path: Path, config_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LEGION_ALLOW_TEST_SEED", "1")
     feed = write_feed(tmp_path / "feed", [event(attribute("domain", "a.example.net"))])
     code, stdout, stderr = run(["--config", str(config_path), "sanitize", "--in", str(feed), "--out",
                                 str(tmp_path / "out"), "--seed", "3"], capsys)
     assert code == 0
     assert "NOT private" in stderr
-    assert "release cost debited: ε 1.25" in stdout
+    assert "release cost debited: ε 1," in stdout
     entries = open_ledger(load_config(config_path)).entries()
-    assert len(entries) == 1 and entries[0].epsilon == pytest.approx(1.25) and entries[0].scope == "sanitize"
+    assert len(entries) == 1 and entries[0].epsilon == pytest.approx(1.0) and entries[0].scope == "sanitize"
 
 
 def test_a_withdrawn_event_loses_its_shared_copy(tmp_path: Path, config_path: Path,
@@ -150,9 +161,11 @@ def test_config_errors_exit_2_and_never_print_the_key(tmp_path: Path, capsys: py
 
 
 def test_stats_release_is_one_documented_event_and_is_debited(tmp_path: Path, config_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     import time
 
+    monkeypatch.setenv("LEGION_ALLOW_TEST_SEED", "1")
     now = int(time.time())
     events = [event(attribute("ip-dst", f"203.0.113.{i % 200}"), attribute("domain", f"d{i}.example.net"),
                     timestamp=str(now - 3600), distribution="0" if i % 2 else "3",
@@ -189,3 +202,18 @@ def test_stats_dry_run_releases_nothing(tmp_path: Path, config_path: Path,
     assert code == 0 and "nothing released" in stdout
     assert not (tmp_path / "s").exists()
     assert open_ledger(load_config(config_path)).entries() == []
+
+
+def test_keys_pseudonym_creates_a_strong_0600_key_and_never_prints_it(tmp_path: Path, config_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from legion_misp.privacy.pseudonyms import key_from_text
+
+    out = tmp_path / "keys" / "pseudonym.key"
+    code, stdout, stderr = run(["--config", str(config_path), "keys", "pseudonym", "--out", str(out)], capsys)
+    assert code == 0, stderr
+    text = out.read_text()
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    assert len(key_from_text(text)) == 32 and text.strip() not in stdout + stderr
+    assert 'pseudonym_key = "file:' in stdout and "pseudonym_epoch" in stdout
+    code, _, stderr = run(["--config", str(config_path), "keys", "pseudonym", "--out", str(out)], capsys)
+    assert code == 2 and "already exists" in stderr and out.read_text() == text

@@ -18,7 +18,7 @@ def test_demo_sanitising_stage(tmp_path: Path) -> None:
     result = sanitize_examples(context)
     assert result.ok
     rows = dict(result.rows)
-    assert rows["ε spent (release)"].startswith("1.25")
+    assert rows["ε spent (release)"].startswith("1.5 ")  # a sighting-tree block 1.0 + a time pair 0.5
     shared, kept_home = (int(x) for x in rows["events shared / kept home"].split(" / "))
     assert shared > 0 and kept_home > 0
     assert len(list(context.data["shared_store"].query())) == shared
@@ -27,4 +27,4 @@ def test_demo_sanitising_stage(tmp_path: Path) -> None:
     first_key = key.read_text()
     assert sanitize_examples(context).ok  # a re-run reuses the key and starts a fresh demo ledger
     assert key.read_text() == first_key
-    assert context.data["privacy_ledger"].spent()[0] == pytest.approx(1.25)
+    assert context.data["privacy_ledger"].spent()[0] == pytest.approx(1.5)

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from legion_misp.privacy.ledger import BudgetExceeded, Ledger, open_ledger
+from legion_misp.privacy.release import BATCH_EVENTS
 from legion_misp.sections import load_config
 from legion_misp.stores import FeedStore
 
 from .conftest import attribute, event, write_config, write_feed
 
 REPO = Path(__file__).resolve().parents[2]
-RELEASE_EPSILON = 1.25  # default policy: sightings 0.5 + numeric 0.25 + time pair 0.5
+RELEASE_EPSILON = 1.0  # default policy, events without first_seen/last_seen: one sighting-tree block charge
 
 
 def legion(config_path: Path, *args: str) -> subprocess.Popen:
@@ -56,7 +57,7 @@ def test_spends_leave_the_window(tmp_path: Path) -> None:
 
 
 def test_cli_refuses_an_overspending_release_before_writing(tmp_path: Path) -> None:
-    config_path = write_config(tmp_path / "conf", budget=1.0)
+    config_path = write_config(tmp_path / "conf", budget=0.5)
     feed = write_feed(tmp_path / "feed", [event(attribute("domain", "a.example.net"))])
     process = legion(config_path, "sanitize", "--in", str(feed), "--out", str(tmp_path / "out"))
     _, stderr = process.communicate(timeout=120)
@@ -68,39 +69,45 @@ def test_cli_refuses_an_overspending_release_before_writing(tmp_path: Path) -> N
 
 def test_kill_9_mid_release_then_restart_never_leaves_the_ledger_below_what_was_released(tmp_path: Path) -> None:
     config_path = write_config(tmp_path / "conf")
-    events = [event(attribute("ip-dst", f"203.0.113.{i}"), timestamp=str(1_700_000_000 + i)) for i in range(12)]
+    total = BATCH_EVENTS + 12  # one batch is recorded and written before the release blocks on the last event
+    events = [event(attribute("ip-dst", f"203.0.113.{i % 250}"), timestamp=str(1_700_000_000 + i))
+              for i in range(total)]
     feed = write_feed(tmp_path / "feed", events)
     blocker = feed / f"{events[-1]['uuid']}.json"  # the last event in manifest order
     saved = blocker.read_bytes()
     blocker.unlink()
-    os.mkfifo(blocker)  # reading it blocks: the release stops mid-way, after 11 events are written
+    os.mkfifo(blocker)  # reading it blocks: the release stops mid-way, after a batch of events is written
     out_dir = tmp_path / "out"
     process = legion(config_path, "sanitize", "--in", str(feed), "--out", str(out_dir))
     deadline = time.monotonic() + 120
-    while len(event_files(out_dir)) < 11 and process.poll() is None and time.monotonic() < deadline:
+    while len(event_files(out_dir)) < BATCH_EVENTS and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert process.poll() is None, process.communicate()
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
 
+    time.sleep(0.5)  # the process is blocked on the last event's file
     released = event_files(out_dir)
-    assert len(released) == 11
+    assert len(released) == BATCH_EVENTS
     for path in released:  # every released file is complete
         assert json.loads(path.read_text(encoding="utf-8"))["Event"]["uuid"] == path.stem
     assert not list(out_dir.glob(".*.tmp"))
     ledger = open_ledger(load_config(config_path))
     assert ledger.spent()[0] >= RELEASE_EPSILON - 1e-9
 
+    before = {path.name: path.read_bytes() for path in released}
     blocker.unlink()
     blocker.write_bytes(saved)
     restart = legion(config_path, "sanitize", "--in", str(feed), "--out", str(out_dir))
     _, stderr = restart.communicate(timeout=120)
     assert restart.returncode == 0, stderr
-    assert len(event_files(out_dir)) == 12
+    assert len(event_files(out_dir)) == total
     assert FeedStore(out_dir).check() == []
-    assert ledger.spent()[0] == pytest.approx(2 * RELEASE_EPSILON)
-    assert len(ledger.entries()) == 2
+    # the re-run republishes the recorded noise: the written files are byte-identical and nothing more is spent
+    assert {name: (out_dir / name).read_bytes() for name in before} == before
+    assert ledger.spent()[0] == pytest.approx(RELEASE_EPSILON)
+    assert len(ledger.entries()) == 1
 
 
 def _spend_many(path: str, start: multiprocessing.Event, results: multiprocessing.Queue) -> None:
@@ -134,13 +141,70 @@ def test_concurrent_processes_stay_within_the_budget(tmp_path: Path) -> None:
     assert spent == pytest.approx(3.0) and spent <= 3.0 + 1e-9
 
 
-def test_two_concurrent_releases_cannot_both_spend(tmp_path: Path) -> None:
+def test_two_concurrent_releases_of_the_same_data_share_one_noise_and_pay_once(tmp_path: Path) -> None:
     config_path = write_config(tmp_path / "conf", budget=1.5 * RELEASE_EPSILON)
     feed = write_feed(tmp_path / "feed", [event(attribute("domain", f"d{i}.example.net")) for i in range(5)])
     runs = [legion(config_path, "sanitize", "--in", str(feed), "--out", str(tmp_path / f"out{i}")) for i in (1, 2)]
     outcomes = [(run.wait(timeout=180), run.communicate()[1]) for run in runs]
-    assert sorted(code for code, _ in outcomes) == [0, 1]
-    loser = next(i for i, (code, _) in enumerate(outcomes) if code == 1)
-    assert "privacy budget exceeded" in outcomes[loser][1]
-    assert event_files(tmp_path / f"out{loser + 1}") == []
+    assert [code for code, _ in outcomes] == [0, 0], outcomes
+    first, second = ({p.name: p.read_bytes() for p in event_files(tmp_path / f"out{i}")} for i in (1, 2))
+    assert len(first) == 5 and first == second  # the loser of the race republished the winner's noise
     assert open_ledger(load_config(config_path)).spent()[0] == pytest.approx(RELEASE_EPSILON)
+
+
+def test_a_second_overlapping_release_is_refused_only_for_its_fresh_noise(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path / "conf", budget=RELEASE_EPSILON)
+    feed = write_feed(tmp_path / "feed", [event(attribute("domain", "a.example.net"))])
+    assert legion(config_path, "sanitize", "--in", str(feed), "--out", str(tmp_path / "out")).wait(120) == 0
+    timed = event(attribute("domain", "b.example.net", first_seen="2024-01-01T00:00:00+00:00"))
+    FeedStore(feed).upsert(timed)
+    process = legion(config_path, "sanitize", "--in", str(feed), "--out", str(tmp_path / "out"))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1 and "privacy budget exceeded" in stderr
+    assert not (tmp_path / "out" / f"{timed['uuid']}.json").exists()
+    assert open_ledger(load_config(config_path)).spent()[0] == pytest.approx(RELEASE_EPSILON)
+
+
+def test_the_ledger_clock_only_moves_forward(tmp_path: Path) -> None:
+    from legion_misp.privacy.ledger import Charge, LedgerClockError
+
+    now = [2_000_000.0]
+    ledger = Ledger(tmp_path / "l.sqlite", budget_epsilon=1.0, window_days=30, clock=lambda: now[0])
+    ledger.spend(epsilon=1.0, what="spent at t")
+    now[0] -= 31 * 86400  # the clock set back past the window would reopen the whole budget
+    with pytest.raises(LedgerClockError, match="only moves forward"):
+        ledger.spend(epsilon=0.5, what="replayed")
+    with pytest.raises(LedgerClockError):
+        ledger.commit_release(charges=[Charge("time", 0.5)], rows=[], what="noise", scope="t")
+    assert [e.what for e in ledger.entries()] == ["spent at t"]
+    now[0] += 62 * 86400
+    ledger.spend(epsilon=1.0, what="a month later")
+    assert ledger.high_water_mark() == now[0]
+
+
+def test_budget_show_says_when_each_amount_comes_back(tmp_path: Path) -> None:
+    now = [1_800_000_000.0]
+    ledger = Ledger(tmp_path / "l.sqlite", budget_epsilon=3.0, window_days=30, clock=lambda: now[0])
+    ledger.spend(epsilon=1.0, what="first")
+    now[0] += 10 * 86400
+    ledger.spend(epsilon=0.5, delta=1e-9, what="second")
+    assert ledger.comes_back() == [(1_800_000_000.0 + 30 * 86400, 1.0, 0.0),
+                                   (1_800_000_000.0 + 40 * 86400, 0.5, 1e-9)]
+    now[0] += 20 * 86400 + 1  # the first spend has left the window
+    assert ledger.comes_back() == [(1_800_000_000.0 + 40 * 86400, 0.5, 1e-9)]
+    assert ledger.remaining()[0] == pytest.approx(2.5)
+
+
+def test_cli_budget_show_covers_the_noise_store_and_comes_back(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path / "conf")
+    feed = write_feed(tmp_path / "feed", [event(attribute("domain", "a.example.net",
+                                                          first_seen="2024-01-01T00:00:00+00:00"))])
+    assert legion(config_path, "sanitize", "--in", str(feed), "--out", str(tmp_path / "out")).wait(120) == 0
+    shown = legion(config_path, "budget", "show")
+    stdout, _ = shown.communicate(timeout=120)
+    assert shown.returncode == 0
+    assert "comes back" in stdout and "noise store" in stdout and "sighting-node" in stdout and "time" in stdout
+    as_json = legion(config_path, "budget", "show", "--json")
+    document = json.loads(as_json.communicate(timeout=120)[0])
+    assert document["noise_store"]["kinds"]["time"]["values"] == 1
+    assert document["comes_back"][0]["epsilon"] == pytest.approx(document["spent_epsilon"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import secrets
+import time
 
 import pytest
 
@@ -12,7 +14,8 @@ from legion_misp.errors import ConfigError
 from legion_misp.privacy import Policy, PolicyError, Sanitizer
 from legion_misp.privacy.findings import publish_gate_findings
 from legion_misp.privacy.mechanisms import SeededNoise
-from legion_misp.privacy.pseudonyms import Pseudonymizer, PseudonymKeyError
+from legion_misp.privacy.policy import NumericBounds
+from legion_misp.privacy.pseudonyms import Pseudonymizer, PseudonymKeyError, key_from_text
 
 from .conftest import FEDERATION_KEY, attribute, dump, event, new_uuid
 
@@ -31,7 +34,7 @@ def test_event_distribution_gate(sanitizer: Sanitizer, distribution: str, shared
 
 def test_minimum_distribution_is_configurable(policy: Policy) -> None:
     strict = Sanitizer(dataclasses.replace(policy, min_distribution=2),
-                       pseudonymizer=Pseudonymizer(FEDERATION_KEY.encode()), noise=SeededNoise(1))
+                       pseudonymizer=Pseudonymizer(bytes.fromhex(FEDERATION_KEY)), noise=SeededNoise(1))
     out, report = strict.sanitize(event(attribute("domain", "a.example.net"), distribution="1"))
     assert out is None and "below privacy.min_distribution" in report.actions[0].reason
     kept = event(attribute("domain", "keep.example.net"), attribute("domain", "drop.example.net", distribution="1"))
@@ -125,7 +128,7 @@ def test_keyed_pseudonyms_are_deterministic_keyed_and_normalised(policy: Policy)
     key = FEDERATION_KEY.encode()
     first = pseudonym(key, "J.Doe@Partner-Utility.example")
     assert first == pseudonym(key, " j.doe@partner-utility.example ")
-    assert first != pseudonym(b"another-federation-key-0000", "j.doe@partner-utility.example")
+    assert first != pseudonym(bytes(range(32, 64)), "j.doe@partner-utility.example")
     assert first != pseudonym(key, "k.doe@partner-utility.example")
     assert first.endswith("@pseudonym.invalid") and "doe" not in first
 
@@ -133,7 +136,40 @@ def test_keyed_pseudonyms_are_deterministic_keyed_and_normalised(policy: Policy)
 def test_pseudonymizer_refuses_short_keys_and_hides_the_key() -> None:
     with pytest.raises(PseudonymKeyError):
         Pseudonymizer(b"short")
-    assert FEDERATION_KEY not in repr(Pseudonymizer(FEDERATION_KEY.encode()))
+    assert FEDERATION_KEY not in repr(Pseudonymizer(bytes.fromhex(FEDERATION_KEY)))
+
+
+@pytest.mark.parametrize("text", ["federation-test-key-0123456789abcdef-passphrase-long-enough",  # not hex
+                                  "00" * 32,  # hex but not random
+                                  "0123456789abcdef" * 4,  # 32 bytes of a visible pattern
+                                  secrets.token_hex(31)])  # 31 bytes
+def test_weak_pseudonym_keys_are_refused(text: str) -> None:
+    with pytest.raises(PseudonymKeyError, match="legion keys pseudonym"):
+        key_from_text(text)
+    assert len(key_from_text(secrets.token_hex(32) + "\n")) == 32
+
+
+def test_pseudonym_epoch_is_in_the_output_and_separates_pseudonyms(policy: Policy) -> None:
+    key = bytes.fromhex(FEDERATION_KEY)
+    item = attribute("email-dst", "victim@partner.example")
+    outputs = {}
+    for epoch in ("2026-Q1", "2026-Q2"):
+        sanitizer = Sanitizer(policy, pseudonymizer=Pseudonymizer(key, epoch=epoch), noise=SeededNoise(1))
+        shared = sanitizer.sanitize(event(item))[0]["Attribute"][0]
+        assert {"name": f'legion:pseudonym-epoch="{epoch}"'} in shared["Tag"]
+        outputs[epoch] = shared["value"]
+    assert outputs["2026-Q1"] != outputs["2026-Q2"]
+
+
+def test_a_member_with_the_key_can_brute_force_a_low_entropy_value(policy: Policy) -> None:
+    """What the docs say plainly: the key is shared, so a member recovers guessable values from their pseudonyms."""
+    key = bytes.fromhex(FEDERATION_KEY)
+    shared = Sanitizer(policy, pseudonymizer=Pseudonymizer(key), noise=SeededNoise(1)).sanitize(
+        event(attribute("email-dst", "j.smith@partner.example")))[0]["Attribute"][0]["value"]
+    member = Pseudonymizer(key)
+    guesses = [f"{first[0]}.{last}@partner.example" for first in ("anna", "john", "maria", "li")
+               for last in ("jones", "smith", "garcia", "wang", "brown")]
+    assert [g for g in guesses if member.pseudonym(g, "email-dst") == shared] == ["j.smith@partner.example"]
 
 
 def test_pseudonymising_without_a_key_is_a_configuration_error(policy: Policy) -> None:
@@ -151,7 +187,7 @@ def test_sanitize_never_mutates_its_input(sanitizer: Sanitizer) -> None:
 
 
 def test_noised_times_keep_order_and_stay_in_the_window(policy: Policy) -> None:
-    sanitizer = Sanitizer(policy, pseudonymizer=Pseudonymizer(FEDERATION_KEY.encode()), noise=SeededNoise(3))
+    sanitizer = Sanitizer(policy, pseudonymizer=Pseudonymizer(bytes.fromhex(FEDERATION_KEY)), noise=SeededNoise(3))
     first, last = dt.datetime(2024, 1, 1, tzinfo=dt.UTC), dt.datetime(2024, 1, 1, 0, 30, tzinfo=dt.UTC)
     for _ in range(200):
         item = event(attribute("ip-dst", "203.0.113.7", first_seen=first.isoformat(), last_seen=last.isoformat()))
@@ -163,10 +199,21 @@ def test_noised_times_keep_order_and_stay_in_the_window(policy: Policy) -> None:
         assert abs((noisy_last - last).total_seconds()) <= policy.time_window + (last - first).total_seconds()
 
 
+def recent_sightings(count: int, kind: str = "0") -> list[dict]:
+    when = str(int(time.time()) - 3 * 86400)
+    return [{"type": kind, "source": "s", "date_sighting": when}] * count
+
+
+def test_numeric_attributes_are_shared_as_is_unless_a_meaningful_unit_is_declared(sanitizer: Sanitizer) -> None:
+    out, report = sanitizer.sanitize(event(attribute("size-in-bytes", "123456"), attribute("counter", "17")))
+    assert sorted(a["value"] for a in out["Attribute"]) == ["123456", "17"]
+    assert "clamped-numeric" not in report.mechanisms
+
+
 def test_numeric_attributes_are_clamped_and_noised(policy: Policy) -> None:
-    tight = dataclasses.replace(policy, numeric_attributes={"counter": type(policy.numeric_attributes["counter"])(
-        lower=0, upper=100, sensitivity=1)})
-    sanitizer = Sanitizer(tight, pseudonymizer=Pseudonymizer(FEDERATION_KEY.encode()), noise=SeededNoise(5))
+    tight = dataclasses.replace(policy, numeric_attributes={"counter": NumericBounds(lower=0, upper=100,
+                                                                                     sensitivity=1)})
+    sanitizer = Sanitizer(tight, pseudonymizer=Pseudonymizer(bytes.fromhex(FEDERATION_KEY)), noise=SeededNoise(5))
     released = [int(sanitizer.sanitize(event(attribute("counter", "5000")))[0]["Attribute"][0]["value"])
                 for _ in range(300)]
     assert all(0 <= v <= 100 for v in released)
@@ -175,8 +222,8 @@ def test_numeric_attributes_are_clamped_and_noised(policy: Policy) -> None:
 
 
 def test_sighting_counts_are_released_only_as_noisy_summaries(policy: Policy) -> None:
-    sanitizer = Sanitizer(policy, pseudonymizer=Pseudonymizer(FEDERATION_KEY.encode()), noise=SeededNoise(11))
-    busy = attribute("ip-dst", "203.0.113.7", Sighting=[{"type": "0", "source": "s"}] * 40)
+    sanitizer = Sanitizer(policy, pseudonymizer=Pseudonymizer(bytes.fromhex(FEDERATION_KEY)), noise=SeededNoise(11))
+    busy = attribute("ip-dst", "203.0.113.7", Sighting=recent_sightings(200))
     out, report = sanitizer.sanitize(event(busy, attribute("domain", "quiet.example.net")))
     summaries = [o for o in out["Object"] if o["name"] == "legion-sighting-summary"]
     assert any(a["object_relation"] == "attribute-uuid" and a["value"] == busy["uuid"]
@@ -187,17 +234,20 @@ def test_sighting_counts_are_released_only_as_noisy_summaries(policy: Policy) ->
 
 
 def test_noisy_sighting_counts_vary_around_the_truth(policy: Policy) -> None:
-    sanitizer = Sanitizer(policy, pseudonymizer=Pseudonymizer(FEDERATION_KEY.encode()), noise=SeededNoise(12))
+    sanitizer = Sanitizer(policy, pseudonymizer=Pseudonymizer(bytes.fromhex(FEDERATION_KEY)), noise=SeededNoise(12))
     seen = []
     for _ in range(200):
-        out, _ = sanitizer.sanitize(event(attribute("ip-dst", "203.0.113.7", Sighting=[{"type": "0"}] * 40)))
+        out, _ = sanitizer.sanitize(event(attribute("ip-dst", "203.0.113.7", Sighting=recent_sightings(200))))
         summary = next(o for o in out["Object"] if o["name"] == "legion-sighting-summary")
         seen.append(int(next(a["value"] for a in summary["Attribute"] if a["object_relation"] == "seen")))
+    tree = sanitizer.mechanisms_["sighting-counts"]
     assert len(set(seen)) > 5
-    assert abs(sum(seen) / len(seen) - 40) < 1.0
+    assert abs(sum(seen) / len(seen) - 200) < 4 * tree.noise_std(tree.levels + 1) / len(seen) ** 0.5
 
 
-def test_event_cost_composes_the_mechanisms_it_used(sanitizer: Sanitizer, policy: Policy) -> None:
+def test_event_cost_composes_the_mechanisms_it_used(policy: Policy) -> None:
+    policy = dataclasses.replace(policy, numeric_attributes={"counter": NumericBounds(0, 100, 1)})
+    sanitizer = Sanitizer(policy, pseudonymizer=Pseudonymizer(bytes.fromhex(FEDERATION_KEY)), noise=SeededNoise(7))
     _, plain = sanitizer.sanitize(event(attribute("domain", "a.example.net")))
     _, all_three = sanitizer.sanitize(event(attribute("counter", "3", first_seen="2024-01-01T00:00:00+00:00")))
     assert plain.cost.epsilon == pytest.approx(policy.sightings_epsilon)

@@ -118,12 +118,15 @@ def test_cli_push_goes_through_the_real_sanitiser_and_ledger(tmp_path, capsys, m
     from legion_misp.privacy.ledger import open_ledger
     from legion_misp.sections import load_config
 
-    monkeypatch.setenv("TEST_PSEUDONYM_KEY", "federation-test-key-0123456789abcdef")
+    monkeypatch.setenv("TEST_PSEUDONYM_KEY", "0d4b8e2f6a1c9e3b7d5f0a2c4e6b8d1f3a5c7e9b2d4f6a8c0e1b3d5f7a9c2e4b")
     api_root, collection = medallion.info.api_root, medallion.info.collections["shared"]
     config_a = _config(tmp_path, api_root, collection, "orgA", direction="push")
     config_a.write_text(config_a.read_text().replace(
         "[federation]\n", '[federation]\npseudonym_key = "env:TEST_PSEUDONYM_KEY"\n')
         + '\n[ledger]\npath = "ledger.sqlite"\n', encoding="utf-8")
+    code, out, err = _legion(capsys, "--config", str(config_a), "sync", "push")
+    assert code == 2 and "legion budget init" in out + err  # a missing ledger is an error, not a fresh budget
+    assert _legion(capsys, "--config", str(config_a), "budget", "init")[0] == 0
     feed_a = FeedStore(tmp_path / "feed-orgA")
     secret_note = "internal ticket INC-1234567 at orgA Ltd"
     for i in range(2):

@@ -81,26 +81,28 @@ def test_no_sanitiser_means_no_push():
     assert resolve_sanitizer(None, no_sanitize=True)({"uuid": "x"}) == {"uuid": "x"}
 
 
-def test_the_sanitiser_hook_returns_the_shared_copy_or_none_and_charges_first(tmp_path):
-    from legion_misp.privacy import Ledger, PrivacyCost
+def test_the_sanitiser_hook_returns_the_shared_copy_or_none_with_one_noise_book_per_release(tmp_path):
+    """The hook hands each event to the sanitiser with the release's noise book (fresh noise is recorded and paid
+    per event inside ``sanitize``: tests/privacy/test_dp_over_time.py); it returns the shared copy or None."""
+    from legion_misp.privacy import Ledger, PersistentBook, PrivacyCost
 
     class Recording:
         def __init__(self):
             self.calls = []
 
         def release_cost(self):
-            self.calls.append("cost")
             return PrivacyCost(0.5, 0.0)
 
-        def sanitize(self, event):
-            self.calls.append(event["uuid"])
+        def sanitize(self, event, book=None):
+            self.calls.append((event["uuid"], book))
             return (None if event.get("stay") else dict(event, info="shared")), object()
 
     sanitizer, ledger = Recording(), Ledger(tmp_path / "ledger.sqlite", budget_epsilon=1.0)
     hook = SanitizerHook(sanitizer, ledger, what="push test")
     assert hook({"uuid": "a"}) == {"uuid": "a", "info": "shared"} and hook({"uuid": "b", "stay": True}) is None
-    assert sanitizer.calls == ["cost", "a", "b"]  # charged once, before the first event
-    assert [(e.epsilon, e.scope, e.what) for e in ledger.entries()] == [(0.5, "sync", "push test")]
+    assert [uuid for uuid, _ in sanitizer.calls] == ["a", "b"]
+    assert isinstance(hook.book, PersistentBook) and all(book is hook.book for _, book in sanitizer.calls)
+    assert ledger.entries() == []  # no fresh noise drawn: nothing spent (idle releases are free)
     with pytest.raises(SanitizerUnavailableError):
         SanitizerHook(Recording(), None)({"uuid": "c"})  # spends budget but has no ledger: refused
 
