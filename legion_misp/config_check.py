@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import LegionError
+from .privacy.ledger import open_ledger
 from .secrets import Secret, write_secret_file
 
 PSEUDONYM_KEY_FILE = "keys/pseudonym.key"
@@ -172,7 +173,22 @@ def prepare_files(config: Config, *, create: bool) -> list[str]:
                 lines.append(f"created folder {folder}")
             else:
                 lines.append(f"mkdir -p {folder}")
+    lines += _prepare_ledger(config, create=create)
     return lines
+
+
+def _prepare_ledger(config: Config, *, create: bool) -> list[str]:
+    """The privacy ledger must exist before a release (a missing one is an error, never a fresh budget):
+    create it as ``legion budget init`` does, or name that command."""
+    path = config.resolve_path(config.section("ledger")["path"])
+    if path.exists():
+        return []
+    if not create:
+        return [f"legion --config {config.path} budget init" if config.path else "legion budget init"]
+    ledger = open_ledger(config, create=True)
+    ledger.store_key()
+    path.chmod(0o600)
+    return [f"created the privacy ledger {path} (mode 0600; `legion budget show` reads it)"]
 
 
 def write_new_key(path: Path) -> None:

@@ -50,7 +50,8 @@ def test_init_can_print_the_commands_instead_and_check_names_the_missing_file(tm
     assert "fix: (umask 077; python3 -c 'import secrets" in checked.stderr
     for line in init.output.splitlines():  # the printed commands are the fix
         if line.startswith("  "):
-            assert os.system(line.strip()) == 0
+            bin_dir = os.path.dirname(sys.executable)  # where `legion` is installed (a venv need not be activated)
+            assert os.system(f'PATH="{bin_dir}:$PATH"; {line.strip()}') == 0
     assert _invoke("config", "check", str(config)).exit_code == 0
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
 
