@@ -76,8 +76,8 @@ class LazyNoise:
     def add(self, count: int, index: int) -> int:
         """``count`` plus the noise reserved for request ``index``."""
         if self._values is None:
-            self._values = self._noise.discrete_laplace(self._scale, self._size)
-        return int(count) + int(self._values[index])
+            self._values = self._noise.discrete_laplace(self._scale, self._size).tolist()  # Python ints: fast
+        return int(count) + self._values[index]
 
 
 class ContinualCountMechanism:

@@ -91,7 +91,9 @@ class SecureNoise:
             measurement = self._measurements.get(scale)
             if measurement is None:
                 measurement = self._measurements[scale] = opendp_discrete_laplace(scale, vector=True)
-            fresh = np.asarray(measurement([0] * max(self.chunk, size - len(pool))), dtype=np.int64)
+            # a numpy zero vector crosses into OpenDP without a per-element Python check (same measurement)
+            fresh = np.asarray(measurement(np.zeros(max(self.chunk, size - len(pool)), dtype=np.int64)),
+                               dtype=np.int64)
             pool = np.concatenate([pool, fresh])
         self._pools[scale] = pool[size:]
         return pool[:size].copy()

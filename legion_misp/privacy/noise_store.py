@@ -99,11 +99,11 @@ class TransientBook:
 
     def resolve(self, requests: list[NoiseRequest]) -> Resolution:
         drawn: dict[tuple[str, str, int], int] = {}
-        for request in requests:
-            key = (request.kind, request.identity, request.value)
+        keys = [(r.kind, r.identity, r.value) for r in requests]
+        for key, request in zip(keys, requests, strict=True):
             if key not in drawn:
                 drawn[key] = int(request.draw())
-        return Resolution(values=[drawn[(r.kind, r.identity, r.value)] for r in requests], fresh=len(drawn),
+        return Resolution(values=[drawn[key] for key in keys], fresh=len(drawn),
                           charges=_unique_charges([r.charge for r in requests]))
 
 

@@ -632,18 +632,20 @@ class Sanitizer:
         redraw = Charge("sighting-tree re-draw", tree.epsilon)
         lazy = continual.LazyNoise(self.noise, tree.scale_, 2 * len(nodes) * len(work.shared_attributes))
         node_charges = [charges[continual.node_block(level, index, horizon)] for level, index in nodes]
-        node_names = [f"{level}/{index}" for level, index in nodes]
         node_ranges = [(index << level, (index + 1) << level) for level, index in nodes]
+        # per kind: (identity suffix, range, charge) of every node, built once per event, not per attribute
+        kind_nodes = [[(f"/{kind_index}/{level}/{index}", bounds, charge)
+                       for (level, index), bounds, charge in zip(nodes, node_ranges, node_charges, strict=True)]
+                      for kind_index in (0, 1)]
+        append, add, epsilon = requests.append, lazy.add, tree.epsilon
         for original, clean in work.shared_attributes:
             steps = _sighting_steps(original, step, event_block, origin_step, end_step, work.timestamp)
             prefix = str(clean.get("uuid"))
-            for kind_index in (0, 1):
-                kind_steps = steps[kind_index]
-                for name, (low, high), charge in zip(node_names, node_ranges, node_charges, strict=True):
+            for kind_steps, suffixes in zip(steps, kind_nodes, strict=True):
+                for suffix, (low, high), charge in suffixes:
                     count = sum(1 for at in kind_steps if low <= at < high) if kind_steps else 0
-                    requests.append(NoiseRequest(
-                        "sighting-node", f"{prefix}/{kind_index}/{name}", count,
-                        partial(lazy.add, count, len(requests)), charge, tree.epsilon, redraw))
+                    append(NoiseRequest("sighting-node", prefix + suffix, count, partial(add, count, len(requests)),
+                                        charge, epsilon, redraw))
         per_attribute = 2 * len(nodes)
         work.report.mechanisms.append("sighting-counts")
 
