@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..stores.events import iter_attributes
 from .addresses import is_protected_network, value_networks
 from .normalize import plain
 
@@ -37,7 +38,7 @@ def is_learnable(label: str) -> bool:
 def _strings(event: dict[str, Any]) -> Iterator[str]:
     """The strings of an event where host names are written: info, values, comments, descriptions, reports."""
     yield str(event.get("info", ""))
-    for attribute in _attributes(event):
+    for attribute in iter_attributes(event):
         yield str(attribute.get("value", ""))
         if attribute.get("comment"):
             yield str(attribute["comment"])
@@ -49,12 +50,6 @@ def _strings(event: dict[str, Any]) -> Iterator[str]:
     for report in event.get("EventReport") or []:
         if isinstance(report, dict) and report.get("content"):
             yield str(report["content"])
-
-
-def _attributes(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for attribute in event.get("Attribute") or []:
-        if isinstance(attribute, dict):
-            yield attribute
     for obj in event.get("Object") or []:
         if isinstance(obj, dict):
             for attribute in obj.get("Attribute") or []:
@@ -77,7 +72,7 @@ def learn_hostnames(event: dict[str, Any], organisation: Organisation) -> set[st
                 suffix = match.group(2)[1:]
                 if any(suffix == d or suffix.endswith("." + d) for d in domains) and is_learnable(match.group(1)):
                     learned.add(match.group(1))
-    for attribute in _attributes(event):
+    for attribute in iter_attributes(event):
         attribute_type, value = str(attribute.get("type", "")), str(attribute.get("value", ""))
         if attribute_type in ("domain|ip", "hostname|port", "ip-dst|port", "ip-src|port") and "|" in value:
             host, other = (part.strip().lower() for part in value.split("|", 1))

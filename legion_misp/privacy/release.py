@@ -32,6 +32,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..stores.base import EventSink, EventSource
+from ..stores.events import iter_attributes
 from .ledger import Ledger
 from .mechanisms import PrivacyCost
 from .noise_store import DryRunBook, PersistentBook, TransientBook
@@ -152,7 +153,7 @@ class _Unchanged:
 
     def _tags(self, event: dict[str, Any]) -> tuple[str, str]:
         name = hmac.new(self._key, b"event\x00" + str(event.get("uuid")).encode(), hashlib.sha256).hexdigest()
-        has_sightings = any(a.get("Sighting") for a in _all_attributes(event))
+        has_sightings = any(a.get("Sighting") for a in iter_attributes(event))
         content = json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
         step = str(self.step) if has_sightings else "-"
         digest = hmac.new(self._key, f"{self.policy}\x00{step}\x00{content}".encode(), hashlib.sha256)
@@ -182,13 +183,6 @@ class _Unchanged:
 def _sink_name(sink: EventSink | None) -> str:
     path = getattr(sink, "path", None)
     return f"feed:{Path(path).resolve()}" if path is not None else ""
-
-
-def _all_attributes(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield from (a for a in event.get("Attribute") or [] if isinstance(a, dict))
-    for obj in event.get("Object") or []:
-        if isinstance(obj, dict):
-            yield from (a for a in obj.get("Attribute") or [] if isinstance(a, dict))
 
 
 def _reports(source: EventSource, sink: EventSink | None, sanitizer: Sanitizer, book: Any,

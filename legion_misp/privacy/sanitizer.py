@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ConfigError, EventFormatError
-from ..stores.events import check_event, is_published
+from ..stores.events import check_event, is_published, iter_attributes
 from ..timeutil import is_date, parse_time
 from . import continual, fields, gates
 from .continual import ContinualCountMechanism
@@ -259,7 +259,7 @@ class Sanitizer:
     def _protected_for(self, event: dict[str, Any]) -> ProtectedContent:
         """The detector for one event: plus the host names it reveals and the values pseudonymised in it (a
         pseudonymised value must not appear in clear anywhere else in the event)."""
-        literals = [str(a.get("value", "")) for a in _all_attributes(event)
+        literals = [str(a.get("value", "")) for a in iter_attributes(event)
                     if a.get("type") in self.policy.pseudonymise_types]
         local_parts = [v.split("@", 1)[0] for v in literals if "@" in v]
         literals += [p for p in local_parts if len(p) >= 4]
@@ -847,14 +847,6 @@ def _keeps_indicator(value: str, placeholder: str) -> bool:
     """After replacing private segments, is there still an indicator (not only the placeholder and separators)?"""
     rest = value.replace(placeholder, "")
     return sum(c.isalnum() for c in rest) >= 3
-
-
-def _all_attributes(event: dict[str, Any]) -> list[dict[str, Any]]:
-    attributes = [a for a in event.get("Attribute") or [] if isinstance(a, dict)]
-    for obj in event.get("Object") or []:
-        if isinstance(obj, dict):
-            attributes += [a for a in obj.get("Attribute") or [] if isinstance(a, dict)]
-    return attributes
 
 
 def _local_store_events(config: Config) -> Iterator[dict[str, Any]]:

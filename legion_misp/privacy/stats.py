@@ -38,6 +38,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..stores.base import EventSink, EventSource
+from ..stores.events import iter_attributes
 from . import gates
 from .ledger import Ledger
 from .mechanisms import NoiseSource, PrivacyCost, SecureNoise, ThresholdHistogramMechanism
@@ -128,7 +129,7 @@ class StatisticsRelease:
 
     def event_keys(self, event: dict[str, Any]) -> dict[str, list[str]]:
         """The keys one event counts towards, per dimension, bounded to ``stats_max_keys`` (sorted order)."""
-        attributes = [a for a in _all_attributes(event) if not gates.is_deleted(a)]
+        attributes = [a for a in iter_attributes(event) if not gates.is_deleted(a)]
         categories = {str(a.get("category") or gates.default_category(str(a.get("type")))) for a in attributes}
         types = {str(a.get("type")) for a in attributes}
         tag_names = set(gates.tag_names(event))
@@ -273,14 +274,6 @@ def _public_keys(dimension: str) -> list[str]:
     if dimension == "category":
         return list(gates.describe_types()["categories"])
     return sorted(gates.known_types())
-
-
-def _all_attributes(event: dict[str, Any]) -> list[dict[str, Any]]:
-    attributes = [a for a in event.get("Attribute") or [] if isinstance(a, dict)]
-    for obj in event.get("Object") or []:
-        if isinstance(obj, dict):
-            attributes += [a for a in obj.get("Attribute") or [] if isinstance(a, dict)]
-    return attributes
 
 
 def _namespace(tag: str) -> str:

@@ -106,10 +106,12 @@ def is_uuid(value: Any) -> bool:
 
 
 def iter_attributes(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every attribute of the event: top-level ones, then those inside objects."""
-    yield from event.get("Attribute", [])
-    for obj in event.get("Object", []):
-        yield from obj.get("Attribute", [])
+    """Every attribute of the event: top-level ones, then those inside objects (entries that are not JSON objects,
+    and missing or null lists, are skipped: this also walks events that have not been validated yet)."""
+    yield from (a for a in event.get("Attribute") or [] if isinstance(a, dict))
+    for obj in event.get("Object") or []:
+        if isinstance(obj, dict):
+            yield from (a for a in obj.get("Attribute") or [] if isinstance(a, dict))
 
 
 def event_timestamp(event: dict[str, Any]) -> int:

@@ -39,7 +39,7 @@ from typing import Any
 from ..errors import StoreError
 from ..secrets import Secret
 from .base import ErrorHandler, EventStore, UpsertResult
-from .events import check_event, event_tag_names, event_timestamp, matches, unwrap_event
+from .events import check_event, event_tag_names, event_timestamp, iter_attributes, matches, unwrap_event
 from .misp_compare import misp_view, same_content
 
 log = logging.getLogger(__name__)
@@ -256,8 +256,8 @@ class MispApiStore(EventStore):
 
     def _remove_dropped_tags(self, existing: dict[str, Any], incoming: dict[str, Any]) -> None:
         pairs = [(existing["uuid"], set(event_tag_names(existing)) - set(event_tag_names(incoming)))]
-        incoming_attributes = {a.get("uuid"): a for a in _all_attributes(incoming)}
-        for attribute in _all_attributes(existing):
+        incoming_attributes = {a.get("uuid"): a for a in iter_attributes(incoming)}
+        for attribute in iter_attributes(existing):
             kept = incoming_attributes.get(attribute.get("uuid"))
             if kept is not None:
                 pairs.append((attribute["uuid"], set(event_tag_names(attribute)) - set(event_tag_names(kept))))
@@ -395,10 +395,6 @@ def _tombstone(item: dict[str, Any]) -> dict[str, Any]:
                                  "template_uuid") if k in item}
     dead.update(deleted=True, timestamp=str(event_timestamp(item) + 1))
     return dead
-
-
-def _all_attributes(event: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(event.get("Attribute", [])) + [a for o in event.get("Object", []) for a in o.get("Attribute", [])]
 
 
 def _handle(exc: StoreError, on_error: ErrorHandler | None) -> None:
