@@ -50,11 +50,6 @@ def _strings(event: dict[str, Any]) -> Iterator[str]:
     for report in event.get("EventReport") or []:
         if isinstance(report, dict) and report.get("content"):
             yield str(report["content"])
-    for obj in event.get("Object") or []:
-        if isinstance(obj, dict):
-            for attribute in obj.get("Attribute") or []:
-                if isinstance(attribute, dict):
-                    yield attribute
 
 
 def learn_hostnames(event: dict[str, Any], organisation: Organisation) -> set[str]:
