@@ -197,10 +197,15 @@ class DiscreteLaplaceMechanism:
         self.relation = relation
         self.scale_ = calibrate_scale(self.sensitivity, self.epsilon)
         self._measurement = opendp_discrete_laplace(self.scale_)
+        self._maps: dict[int, float] = {}  # d_in -> ε from OpenDP's map (a pure function: asked once per d_in)
 
     def privacy_map(self, d_in: int | None = None) -> PrivacyCost:
         """(ε, δ) for neighbours at distance ``d_in`` (default: the sensitivity), from OpenDP's map."""
-        return PrivacyCost(float(self._measurement.map(self.sensitivity if d_in is None else d_in)), 0.0)
+        d_in = self.sensitivity if d_in is None else d_in
+        epsilon = self._maps.get(d_in)
+        if epsilon is None:
+            epsilon = self._maps[d_in] = float(self._measurement.map(d_in))
+        return PrivacyCost(epsilon, 0.0)
 
     def check(self, d_in: int, cost: PrivacyCost) -> bool:
         """True if the mechanism is ``cost``-DP for neighbours at distance ``d_in``."""

@@ -637,15 +637,14 @@ class Sanitizer:
         kind_nodes = [[(f"/{kind_index}/{level}/{index}", bounds, charge)
                        for (level, index), bounds, charge in zip(nodes, node_ranges, node_charges, strict=True)]
                       for kind_index in (0, 1)]
-        append, add, epsilon = requests.append, lazy.add, tree.epsilon
+        append, draw, epsilon = requests.append, lazy.noisy, tree.epsilon
         for original, clean in work.shared_attributes:
             steps = _sighting_steps(original, step, event_block, origin_step, end_step, work.timestamp)
             prefix = str(clean.get("uuid"))
             for kind_steps, suffixes in zip(steps, kind_nodes, strict=True):
                 for suffix, (low, high), charge in suffixes:
                     count = sum(1 for at in kind_steps if low <= at < high) if kind_steps else 0
-                    append(NoiseRequest("sighting-node", prefix + suffix, count, partial(add, count, len(requests)),
-                                        charge, epsilon, redraw))
+                    append(NoiseRequest("sighting-node", prefix + suffix, count, draw, charge, epsilon, redraw))
         per_attribute = 2 * len(nodes)
         work.report.mechanisms.append("sighting-counts")
 
@@ -681,7 +680,7 @@ class Sanitizer:
             value = int(np.clip(round(float(clean["value"])), bounds.lower, bounds.upper))
             requests.append(NoiseRequest(
                 kind=f"numeric:{clean['type']}", identity=str(clean.get("uuid")), value=value,
-                draw=partial(_draw_numeric, mechanism, value, self.noise), epsilon=mechanism.epsilon,
+                draw=partial(_draw_numeric, mechanism, self.noise), epsilon=mechanism.epsilon,
                 charge=Charge("clamped-numeric", self.policy.numeric_epsilon)))
         work.report.mechanisms.append("clamped-numeric")
 
@@ -708,7 +707,7 @@ class Sanitizer:
         charge = Charge(name, cost.epsilon, cost.delta)
         ends: list[tuple[int | None, int | None]] = [self._time_ends(clean, extra, kind) for clean, extra in pairs]
         requests = [NoiseRequest(kind=kind, identity=f"{work.report.event_uuid}/{moment}", value=moment,
-                                 draw=partial(_draw_time, mechanism, moment, self.noise),
+                                 draw=partial(_draw_time, mechanism, self.noise),
                                  epsilon=cost.epsilon / 2, charge=charge)
                     for first, last in ends for moment in (first, last) if moment is not None]
         work.report.mechanisms.append(name)
@@ -912,11 +911,11 @@ def _sighting_steps(attribute: dict[str, Any], step: int, event_block: int, orig
     return steps
 
 
-def _draw_numeric(mechanism: ClampedNumericMechanism, value: int, noise: NoiseSource) -> int:
+def _draw_numeric(mechanism: ClampedNumericMechanism, noise: NoiseSource, value: int) -> int:
     return int(mechanism.release(np.array([value]), noise)[0])
 
 
-def _draw_time(mechanism: BoundedTimestampPairMechanism, moment: int, noise: NoiseSource) -> int:
+def _draw_time(mechanism: BoundedTimestampPairMechanism, noise: NoiseSource, moment: int) -> int:
     return int(moment) + int(mechanism.truncated_noise(noise, 1)[0])
 
 
