@@ -188,11 +188,11 @@ def adversarial(folder: Path) -> tuple[int, int, int]:
 def timing(count: int) -> tuple[float, ...]:
     """(sanitising time, built-in detectors' own time, misp-stix time) on the same events, best of 3 rounds."""
     from benchmarks.bench_sanitize import BENCH_KEY, generate, time_misp_stix
-    from legion_misp.config import load_default_config
     from legion_misp.privacy.caches import clear_caches
     from legion_misp.privacy.mechanisms import SecureNoise
     from legion_misp.privacy.normalize import views
     from legion_misp.privacy.sanitizer import Sanitizer
+    from legion_misp.sections import load_default_config
 
     events = list(generate(count + 1, seed=2))
     warm_up, events = events[-1], events[:-1]
