@@ -638,9 +638,14 @@ class Sanitizer:
                        for (level, index), bounds, charge in zip(nodes, node_ranges, node_charges, strict=True)]
                       for kind_index in (0, 1)]
         append, draw, epsilon = requests.append, lazy.noisy, tree.epsilon
+        unsighted = [(suffix, charge) for suffixes in kind_nodes for suffix, _, charge in suffixes]
         for original, clean in work.shared_attributes:
-            steps = _sighting_steps(original, step, event_block, origin_step, end_step, work.timestamp)
             prefix = str(clean.get("uuid"))
+            if not original.get("Sighting"):  # every node counts 0 (most attributes): no step arithmetic
+                requests += [NoiseRequest("sighting-node", prefix + suffix, 0, draw, charge, epsilon, redraw)
+                             for suffix, charge in unsighted]
+                continue
+            steps = _sighting_steps(original, step, event_block, origin_step, end_step, work.timestamp)
             for kind_steps, suffixes in zip(steps, kind_nodes, strict=True):
                 for suffix, (low, high), charge in suffixes:
                     count = sum(1 for at in kind_steps if low <= at < high) if kind_steps else 0
@@ -657,12 +662,12 @@ class Sanitizer:
 
     def _sighting_outcome(self, original: dict[str, Any], clean: dict[str, Any], work: _Work, seen: int,
                           false_positive: int) -> None:
+        if not work.dry_run and max(seen, false_positive) < work.sighting_threshold:
+            return  # most attributes: nothing to release, nothing to report
         target = f"sightings of attribute {clean.get('uuid', '?')}"
         if work.dry_run:
             work.report.add("noised", target, "would be released as continual noisy counts (the threshold is "
                             "decided on the noisy count, which a dry run never draws)")
-            return
-        if max(seen, false_positive) < work.sighting_threshold:
             return
         summary = self._sighting_summary(clean, seen, false_positive, clean.get("timestamp") or work.timestamp)
         work.summaries.append(summary)
