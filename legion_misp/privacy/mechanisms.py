@@ -29,7 +29,7 @@ import numpy as np
 
 from .sampling import ExactDiscreteLaplace, supports
 
-_POOL_CHUNK = 32768
+_POOL_CHUNK = 8192
 
 
 @dataclass(frozen=True)

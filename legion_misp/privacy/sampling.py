@@ -29,6 +29,7 @@ sampler for them.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from fractions import Fraction
@@ -81,15 +82,30 @@ class UniformIntegers:
         if bound == 1:
             return np.zeros(size, dtype=np.int64)
         bits = (bound - 1).bit_length()
-        out = self.words(bits, size)
         if bound == 1 << bits:
-            return out
-        rejected = np.flatnonzero(out >= bound)
-        while rejected.size:
-            redraw = self.words(bits, rejected.size)
-            out[rejected] = redraw
-            rejected = rejected[redraw >= bound]
-        return out
+            return self.words(bits, size)
+        return _first_accepted(size, bound / (1 << bits), lambda n: _kept(self.words(bits, n), bound))
+
+
+def _kept(words: np.ndarray, bound: int) -> np.ndarray:
+    return words[words < bound]
+
+
+def _first_accepted(size: int, acceptance: float, draw: Callable[[int], np.ndarray]) -> np.ndarray:
+    """The first ``size`` values ``draw`` keeps, drawing a few more than ``size / acceptance`` at a time.
+
+    ``draw(n)`` runs ``n`` independent trials and returns the kept ones in order; each kept value has the target
+    distribution whatever the others did, so the first ``size`` kept ones are ``size`` independent draws of it (the
+    surplus is discarded unused). ``acceptance`` (the keep probability, from the public scale) only sets how many
+    trials are run per round; a short round is followed by another.
+    """
+    parts: list[np.ndarray] = []
+    missing = size
+    while missing > 0:
+        kept = draw(int(missing / acceptance * 1.1) + 16)[:missing]
+        parts.append(kept)
+        missing -= kept.size
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 class ExactDiscreteLaplace:
@@ -108,37 +124,39 @@ class ExactDiscreteLaplace:
         if not (self.t < _LIMIT and self.s < _LIMIT):
             raise UnsupportedScale(f"scale {scale}: its exact form {self.t}/{self.s} needs more than 62 bits")
         self.uniform = UniformIntegers(random_bytes)
+        # keep rates, only to size the rounds (public: they depend on the scale alone, never on the data)
+        self._keep_u = -math.expm1(-1.0) / (self.t * -math.expm1(-1.0 / self.t)) if self.t else 1.0
+        self._keep_signed = (1.0 + math.exp(-self.s / self.t)) / 2 if self.t else 1.0
 
     def sample(self, size: int) -> np.ndarray:
         """``size`` independent samples (int64)."""
         out = np.zeros(size, dtype=np.int64)
         if self.t == 0 or size == 0:
             return out
-        lanes = np.arange(size)
-        while lanes.size:
-            positive = self.uniform.words(1, lanes.size).astype(bool)
-            magnitude = self._magnitude(lanes.size)
-            keep = positive | (magnitude != 0)  # a negative zero is rejected: drawn again
-            out[lanes[keep]] = np.where(positive, magnitude, -magnitude)[keep]
-            lanes = lanes[~keep]
-        return out
+        return _first_accepted(size, self._keep_signed, self._signed)
+
+    def _signed(self, size: int) -> np.ndarray:
+        """Signed magnitudes of ``size`` trials, the negative zeros rejected (OpenDP: draw both again)."""
+        positive = self.uniform.words(1, size).astype(bool)
+        magnitude = self._magnitude(size)
+        keep = positive | (magnitude != 0)
+        return np.where(positive, magnitude, -magnitude)[keep]
 
     # ---- CKS Algorithm 2 (OpenDP sample_geometric_exp_fast with x = 1 / scale = s / t) ------------------------
 
     def _magnitude(self, size: int) -> np.ndarray:
         t, s = self.t, self.s
-        u = np.empty(size, dtype=np.int64)
-        lanes = np.arange(size)
-        while lanes.size:
-            candidate = self.uniform.below(t, lanes.size)
-            accepted = self._bernoulli_exp(candidate, t)  # P = exp(-U / t)
-            u[lanes[accepted]] = candidate[accepted]
-            lanes = lanes[~accepted]
+        u = _first_accepted(size, self._keep_u, self._accepted_u)
         v = self._geometric_exp_slow(size)
         if t * (int(v.max()) + 1) <= _INT64_MAX:
             return (u + t * v) // s
         exact = [min((int(a) + t * int(b)) // s, _INT64_MAX) for a, b in zip(u, v, strict=True)]
         return np.array(exact, dtype=np.int64)  # OpenDP saturates to i64 the same way
+
+    def _accepted_u(self, size: int) -> np.ndarray:
+        """``U`` uniform in ``[0, t)`` kept with probability ``exp(-U / t)`` (at least ``1 - 1/e`` on average)."""
+        candidate = self.uniform.below(self.t, size)
+        return candidate[self._bernoulli_exp(candidate, self.t)]
 
     def _geometric_exp_slow(self, size: int) -> np.ndarray:
         """Number of Bernoulli(exp(-1)) successes before the first failure, per lane."""

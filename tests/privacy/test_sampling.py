@@ -59,8 +59,9 @@ def test_bernoulli_exp_has_probability_exp_minus_gamma(numerator: int, denominat
         assert scipy_stats.binomtest(hits, draws, expected).pvalue > 1e-4
 
 
-@pytest.mark.parametrize("scale", [6.0, 1 / 0.3, 0.5, 2.0, 120 / 7, 14_400.0])
+@pytest.mark.parametrize("scale", [6.0, 1 / (1 / 6), 1 / 0.3, 0.5, 2.0, 120 / 7, 14_400.0])
 def test_samples_follow_the_exact_discrete_laplace_pmf(scale: float) -> None:
+    """1 / (1 / 6) = 6.000000000000001 is the sighting tree's node scale (ε 1 over 6 levels)."""
     samples = ExactDiscreteLaplace(scale, random_bytes=seeded_bytes(int(scale * 1000))).sample(100_000)
     assert samples.dtype == np.int64
     assert chi_square_pvalue(samples, scale) > 1e-3
@@ -68,6 +69,15 @@ def test_samples_follow_the_exact_discrete_laplace_pmf(scale: float) -> None:
     variance = 2 * alpha / (1 - alpha) ** 2
     assert samples.var() == pytest.approx(variance, rel=0.05)
     assert abs(samples.mean()) < 5 * math.sqrt(variance / len(samples))
+
+
+def test_any_batch_size_gets_exactly_that_many_independent_samples() -> None:
+    sampler = ExactDiscreteLaplace(1 / (1 / 6), random_bytes=seeded_bytes(11))
+    batches = [sampler.sample(n) for n in (1, 2, 3, 17, 100, 511, 4096) for _ in range(40)]
+    assert [len(b) for b in batches] == [n for n in (1, 2, 3, 17, 100, 511, 4096) for _ in range(40)]
+    samples = np.concatenate(batches)
+    assert chi_square_pvalue(samples, 6.0) > 1e-3
+    assert abs(np.corrcoef(samples[:-1], samples[1:])[0, 1]) < 0.02  # neighbours independent
 
 
 def test_negative_zero_is_rejected_so_zero_has_its_exact_mass() -> None:
