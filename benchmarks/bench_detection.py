@@ -22,6 +22,7 @@ import argparse
 import copy
 import gc
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -44,7 +45,7 @@ def example_config(folder: Path, *, detectors: list[str] | None = None) -> Any:
     from legion_misp.sections import load_config
 
     text = (REPO / "legion_misp" / "data" / "legion.example.toml").read_text(encoding="utf-8")
-    text = text.replace('# pseudonym_key = "env:LEGION_PSEUDONYM_KEY"', 'pseudonym_key = "file:federation.key"')
+    text = re.sub(r'(?m)^#? ?pseudonym_key = "[^"]*"', 'pseudonym_key = "file:federation.key"', text)
     text = text.replace('# sensitive_terms_file = "file:terms.txt"', 'sensitive_terms_file = "file:staff.txt"')
     if detectors is not None:
         text = text.replace("[privacy]", "[privacy]\ndetectors = " + json.dumps(detectors), 1)
