@@ -28,6 +28,7 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .ledger import Charge, Ledger, NoiseRow
 from .mechanisms import PrivacyCost
@@ -118,7 +119,7 @@ class _Keyed:
         self._keyed = hmac.new(self._key, digestmod=hashlib.sha256)  # copied per tag: the key is padded once
 
     def _tags(self, request: NoiseRequest) -> tuple[str, str]:
-        """HMAC-SHA256(store key, "d\\0" kind "\\0" identity) and (…, "v\\0" kind "\\0" identity "\\0" value)."""
+        """HMAC-SHA256(store key, "d", kind, identity) and (…, "v", kind, identity, value), NUL-separated, hex."""
         name = f"{request.kind}\x00{request.identity}"
         datum = self._keyed.copy()
         datum.update(b"d\x00" + name.encode())
@@ -154,6 +155,20 @@ class PersistentBook(_Keyed):
         self.reused = 0
         self._pending_rows: dict[str, NoiseRow] = {}
         self._pending_charges: list[Charge] = []
+        self._reader: Any = None  # one read connection for the look-ups between two flushes
+
+    def _lookup(self, datums: list[str]) -> dict[str, tuple[str, int]]:
+        if not self.defer:
+            return self.ledger.lookup_noise(datums)
+        if self._reader is None:
+            self._reader = self.ledger.reader()
+        return self.ledger.lookup_noise(datums, reader=self._reader)
+
+    def close(self) -> None:
+        """Close the read connection (a deferred book keeps one open between flushes)."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def _within_release(self, charge: Charge) -> Charge:
         """A once-ever charge whose parallel group this release already paid is recorded at no extra cost."""
@@ -164,7 +179,7 @@ class PersistentBook(_Keyed):
     def resolve(self, requests: list[NoiseRequest]) -> Resolution:
         tags = [self._tags(r) for r in requests]
         unknown = sorted({d for d, _ in tags if d not in self._pending_rows})
-        stored = self.ledger.lookup_noise(unknown) if unknown else {}
+        stored = self._lookup(unknown) if unknown else {}
         pending = self._pending_rows
         stored.update({d: (pending[d].value_tag, pending[d].noisy) for d, _ in tags if d in pending})
         values: dict[str, int] = {}
@@ -211,6 +226,7 @@ class PersistentBook(_Keyed):
         """Record and pay the pending noise (one transaction). Returns True when another process had recorded a
         different value for some datum first: the events resolved since the last flush must be sanitised again
         (they will now republish the stored values)."""
+        self.close()
         rows, charges = list(self._pending_rows.values()), self._pending_charges
         self._pending_rows, self._pending_charges = {}, []
         committed = self._commit(rows, charges)
