@@ -101,6 +101,14 @@ def message_text(request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return email_text(None, attribute["value"]), attribute
 
 
+def verdict_comment(compromised: bool, score: float, model_id: str) -> str:
+    """The verdict object's comment. Without one MISP writes its own default there, which is the enriched
+    attribute's whole value (the e-mail body) on the API path (MispAttribute::enrichment) and a bare
+    ": Enriched via ..." on the object path (EventsController::__queryObjectEnrichment reads an object 'value')."""
+    return (f"legion_classify: {'compromised' if compromised else 'clean'} (score {score:.3f}, "
+            f"model {model_id[:12]})")
+
+
 def verdict_object(score: float, model: Any, model_id: str, target_uuid: str | None) -> dict[str, Any]:
     compromised = score >= model.threshold
     values = [("verdict", "text", "compromised" if compromised else "clean"), ("score", "float", round(score, 6)),
@@ -112,8 +120,9 @@ def verdict_object(score: float, model: Any, model_id: str, target_uuid: str | N
     obj: dict[str, Any] = {
         "name": VERDICT_TEMPLATE, "meta-category": "misc", "template_uuid": VERDICT_TEMPLATE_UUID,
         "template_version": "1", "uuid": str(uuid.uuid4()), "description": "legion-misp classifier verdict",
+        "comment": verdict_comment(compromised, score, model_id),
         "Attribute": [{"object_relation": r, "type": t, "value": v, "to_ids": False, "disable_correlation": True,
-                       "category": "Other"} for r, t, v in values],
+                       "category": "Other", "uuid": str(uuid.uuid4())} for r, t, v in values],
     }
     if target_uuid:
         obj["ObjectReference"] = [{"referenced_uuid": target_uuid, "relationship_type": "annotates"}]
@@ -128,12 +137,12 @@ def classify(request: dict[str, Any]) -> dict[str, Any]:
                              else None)
     tag = {"name": f'legion:verdict="{"compromised" if score >= model.threshold else "clean"}"'}
     results: dict[str, Any] = {"Object": [verdict]}
-    if "object" not in request:
+    if "object" not in request and "event_id" in request:  # hover requests carry no event_id: verdict only
         results["Attribute"] = [{"uuid": target.get("uuid"), "type": target["type"], "value": target["value"],
                                  "Tag": [tag]}]
     else:
         verdict["Attribute"][0]["Tag"] = [tag]
-    return {"results": results}
+    return {"results": results, "comment": verdict["comment"]}  # "comment": MISP's import comment (UI paths)
 
 
 dict_handler = contain("legion_classify", classify, expansion=True)

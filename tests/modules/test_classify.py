@@ -43,6 +43,15 @@ def test_spam_and_ham_get_opposite_verdicts(model_path):
     assert spam_obj["ObjectReference"][0]["relationship_type"] == "annotates"
 
 
+def test_hover_shows_the_verdict_without_repeating_the_message(model_path):
+    config = {"model_path": str(model_path)}
+    attribute = _attribute("email-body", SPAM)
+    enrichment = classify.dict_handler({"attribute": attribute, "event_id": "7", "config": config})
+    assert enrichment["results"]["Attribute"][0]["uuid"] == attribute["uuid"]  # tagged in the event
+    hover = classify.dict_handler({"attribute": attribute, "config": config})  # hoverEnrichment sends no event_id
+    assert "Attribute" not in hover["results"] and _verdict(hover)[0]["verdict"] == "compromised"
+
+
 def test_verdict_object_matches_its_template(model_path):
     template = json.loads((TEMPLATE / "definition.json").read_text())
     values, obj = _verdict(classify.dict_handler({"attribute": _attribute("text", SPAM),
@@ -66,6 +75,12 @@ def test_email_object_enrichment_and_tag(model_path):
     assert values["verdict"] == "compromised"
     assert obj["ObjectReference"][0]["referenced_uuid"] == email_object["uuid"]
     assert {"name": 'legion:verdict="compromised"'} in obj["Attribute"][0]["Tag"]
+    # every attribute has its own uuid (MISP's result page keys rows by it); the comment MISP stores is ours,
+    # never its default (the enriched value: the whole message on the API path)
+    uuids = [a["uuid"] for a in obj["Attribute"]]
+    assert len(set(uuids)) == len(uuids) == len(obj["Attribute"]) and all(uuid.UUID(u) for u in uuids)
+    assert obj["comment"].startswith("legion_classify: compromised") and SPAM[:20] not in obj["comment"]
+    assert answer["comment"] == obj["comment"]
 
 
 def test_bad_inputs_and_settings(model_path, tmp_path):
