@@ -70,6 +70,8 @@ def test_enrich_attribute_saves_the_verdict_object(modules_on):
     assert answer.get("success"), answer
     verdicts = _verdicts(misp, spam.id)
     assert len(verdicts) == 1 and verdicts[0]["verdict"] == "compromised" and float(verdicts[0]["score"]) > 0.5
+    comments = [o.comment for o in misp.get_event(spam.id, pythonify=True).objects if o.name == "legion-verdict"]
+    assert comments[0].startswith("legion_classify: compromised")  # not MISP's default: the whole message
     ham = _event_with(misp, attributes=[("email-body", HAM)])
     assert misp.enrich_attribute(ham.attributes[0].id, "legion_classify").get("success")
     assert _verdicts(misp, ham.id)[0]["verdict"] == "clean"
