@@ -4,7 +4,6 @@ enrichment saved into the event, hover within MISP's timeout, "Download as..." e
 from __future__ import annotations
 
 import json
-import secrets
 import time
 
 import pytest
@@ -16,7 +15,6 @@ from tests.modules.test_dp_export import _planted_event
 from tests.modules.test_dp_export import config_path as _dp_config  # noqa: F401 - fixture reused below
 from tests.modules.test_federation_import import LIE, SHARED_IP, _federation_bundle, members  # noqa: F401
 from tests.privacy.conftest import write_config
-from tests.support.misp_ui import MispBrowser
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +75,6 @@ def test_enrich_attribute_saves_the_verdict_object(modules_on):
     assert _verdicts(misp, ham.id)[0]["verdict"] == "clean"
 
 
-@pytest.fixture(scope="module")
-def browser(modules_on, misp_fresh):
-    """The admin logged in to MISP's web interface, with a password set over the API (as a user would)."""
-    password = secrets.token_urlsafe(18) + "aA1!"
-    answer = modules_on.change_user_password(password)
-    assert "errors" not in answer, answer
-    return MispBrowser(misp_fresh.url, modules_on.get_user(pythonify=True).email, password)
-
-
 def _email_event(misp, subject, body):
     email = MISPObject("email", standalone=False)
     email.add_attribute("subject", value=subject)
@@ -94,16 +83,16 @@ def _email_event(misp, subject, body):
     return event, event.objects[0]
 
 
-def test_email_object_enrichment_through_misps_interface(modules_on, browser):
+def test_email_object_enrichment_through_misps_interface(modules_on, misp_browser):
     """The analyst's path: the object's "Add enrichment" button, the module chooser, the result page, "Submit"
     (tests/support/misp_ui.py says why MISP 2.5.1 has no API path for object enrichment)."""
     misp = modules_on
     for subject, body, expected in (("FREE money!!! claim now", SPAM, "compromised"), ("project meeting", HAM,
                                                                                       "clean")):
         event, email = _email_event(misp, subject, body)
-        assert browser.object_enrichment_offered(event.id, email.id)  # mispattributes.input names "email"
-        assert "legion_classify" in browser.enrichment_choices(email.id)
-        message = browser.enrich_object(email.id, "legion_classify")
+        assert misp_browser.object_enrichment_offered(event.id, email.id)  # mispattributes.input names "email"
+        assert "legion_classify" in misp_browser.enrichment_choices(email.id)
+        message = misp_browser.enrich_object(email.id, "legion_classify")
         assert "1 object created" in message and "could not be saved" not in message, message
         stored = misp.get_event(event.id, pythonify=True)
         verdicts = [o for o in stored.objects if o.name == "legion-verdict"]
@@ -119,13 +108,13 @@ def test_email_object_enrichment_through_misps_interface(modules_on, browser):
         assert [o.name for o in stored.objects].count("email") == 1  # the e-mail itself is left as it was
 
 
-def test_hover_on_the_body_of_an_email_object(modules_on, browser):
+def test_hover_on_the_body_of_an_email_object(modules_on, misp_browser):
     """MISP hovers attributes only (AttributesController::hoverEnrichment; objects have no hover). On an e-mail
     object that is its email-body attribute. A popover with the verdict means the module answered inside
     Plugin.Enrichment_hover_timeout: past it MISP shows "Enrichment service not reachable." instead."""
     _event, email = _email_event(modules_on, "FREE money!!! claim now", SPAM)
     body = next(a for a in email.attributes if a.object_relation == "email-body")
-    popover = browser.hover(body.id)
+    popover = misp_browser.hover(body.id)
     text = popover.text()
     assert "Object: legion-verdict" in text and "not reachable" not in text
     rows = {r.descendants("th")[0].text(): r.descendants("td")[0].text() for r in popover.descendants("tr")

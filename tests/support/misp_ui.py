@@ -345,3 +345,12 @@ class MispBrowser:
     def hover(self, attribute_id: int | str) -> Node:
         """The popover MISP shows on hovering an attribute (AttributesController::hoverEnrichment)."""
         return parse_html(self.get(f"attributes/hoverEnrichment/{attribute_id}", xhr=True).text)
+
+    # ---- objects ---------------------------------------------------------------------------------------------
+
+    def object_editor(self, object_id: int | str) -> tuple[str, list[str], Node]:
+        """Open an object's *Edit* page: the URL MISP ends on, its flash messages and the page."""
+        response = self.get(f"objects/edit/{object_id}")
+        page = parse_html(response.text)
+        flashes = [" ".join(alert.text().replace("×", " ").split()) for alert in page.find_all("alert")]
+        return response.url.removeprefix(self.url), flashes, page
