@@ -3,7 +3,7 @@
 Input (``misp_standard``): an ``email`` object (object enrichment), or an ``email-body``, ``email-subject`` or
 ``text`` attribute. The message becomes the 57 Spambase features; the model trained by DP federated learning scores
 it. Output: a ``legion-verdict`` object (verdict, score, threshold, model id, the model's ε and δ) referencing the
-input, and a tag ``legion:verdict="compromised"`` or ``"clean"`` on it.
+input, its ``verdict`` attribute tagged ``legion:verdict="compromised"`` or ``"clean"``.
 
 The model file (JSON, sha256-checked, never pickle) is loaded once per process, lazily, and reloaded only when the
 file changes; scoring one message takes well under a millisecond, inside MISP's 10 s (5 s hover) timeouts.
@@ -135,14 +135,12 @@ def classify(request: dict[str, Any]) -> dict[str, Any]:
     score = float(model.predict_proba(spambase_features(text)[None, :])[0])
     verdict = verdict_object(score, model, model_id, target.get("uuid") if isinstance(target.get("uuid"), str)
                              else None)
-    tag = {"name": f'legion:verdict="{"compromised" if score >= model.threshold else "clean"}"'}
-    results: dict[str, Any] = {"Object": [verdict]}
-    if "object" not in request and "event_id" in request:  # hover requests carry no event_id: verdict only
-        results["Attribute"] = [{"uuid": target.get("uuid"), "type": target["type"], "value": target["value"],
-                                 "Tag": [tag]}]
-    else:
-        verdict["Attribute"][0]["Tag"] = [tag]
-    return {"results": results, "comment": verdict["comment"]}  # "comment": MISP's import comment (UI paths)
+    # The tag goes on the verdict attribute. Echoing the input attribute to tag it does not work in MISP 2.5.1: the
+    # echo is saved as a new attribute, refused as a duplicate ("1 attribute could not be saved" on the result page,
+    # silently over the API), and the tag is lost with it. The reference alone links the verdict to the input.
+    label = "compromised" if score >= model.threshold else "clean"
+    verdict["Attribute"][0]["Tag"] = [{"name": f'legion:verdict="{label}"'}]
+    return {"results": {"Object": [verdict]}, "comment": verdict["comment"]}  # comment: import comment (UI)
 
 
 dict_handler = contain("legion_classify", classify, expansion=True)

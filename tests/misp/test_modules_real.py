@@ -90,9 +90,9 @@ def test_email_object_enrichment_through_misps_interface(modules_on, misp_browse
     for subject, body, expected in (("FREE money!!! claim now", SPAM, "compromised"), ("project meeting", HAM,
                                                                                       "clean")):
         event, email = _email_event(misp, subject, body)
-        assert misp_browser.object_enrichment_offered(event.id, email.id)  # mispattributes.input names "email"
+        assert misp_browser.enrichment_offered(event.id, email.id)  # mispattributes.input names "email"
         assert "legion_classify" in misp_browser.enrichment_choices(email.id)
-        message = misp_browser.enrich_object(email.id, "legion_classify")
+        message = misp_browser.enrich(email.id, "legion_classify")
         assert "1 object created" in message and "could not be saved" not in message, message
         stored = misp.get_event(event.id, pythonify=True)
         verdicts = [o for o in stored.objects if o.name == "legion-verdict"]
@@ -106,6 +106,24 @@ def test_email_object_enrichment_through_misps_interface(modules_on, misp_browse
         assert tags == [f'legion:verdict="{expected}"']
         assert verdict.comment.startswith(f"legion_classify: {expected}") and body[:30] not in verdict.comment
         assert [o.name for o in stored.objects].count("email") == 1  # the e-mail itself is left as it was
+
+
+def test_attribute_enrichment_through_misps_interface(modules_on, misp_browser):
+    """The same clicks on an email-body attribute: only the verdict is proposed (no echo of the attribute, which MISP
+    would refuse as a duplicate on this page), saved, tagged and referencing the attribute."""
+    misp = modules_on
+    event = _event_with(misp, attributes=[("email-body", SPAM)])
+    body = event.attributes[0]
+    assert misp_browser.enrichment_offered(event.id, body.id, "Attribute")
+    assert "legion_classify" in misp_browser.enrichment_choices(body.id, "Attribute")
+    message = misp_browser.enrich(body.id, "legion_classify", "Attribute")
+    assert message.strip() == "1 object created (including a total of 8 object attributes).", message
+    stored = misp.get_event(event.id, pythonify=True)
+    (verdict,) = [o for o in stored.objects if o.name == "legion-verdict"]
+    assert [(r.referenced_uuid, r.relationship_type) for r in verdict.references] == [(body.uuid, "annotates")]
+    assert [t.name for a in verdict.attributes if a.object_relation == "verdict" for t in a.tags] == [
+        'legion:verdict="compromised"']
+    assert [a.value for a in stored.attributes] == [SPAM]
 
 
 def test_hover_on_the_body_of_an_email_object(modules_on, misp_browser):

@@ -43,13 +43,19 @@ def test_spam_and_ham_get_opposite_verdicts(model_path):
     assert spam_obj["ObjectReference"][0]["relationship_type"] == "annotates"
 
 
-def test_hover_shows_the_verdict_without_repeating_the_message(model_path):
+def test_verdict_only_never_the_message_again(model_path):
+    """No echo of the input: MISP 2.5.1 saves an echoed attribute as a duplicate (refused, with an error on the
+    result page) and the hover popover would show the whole message again. The tag sits on the verdict."""
     config = {"model_path": str(model_path)}
     attribute = _attribute("email-body", SPAM)
-    enrichment = classify.dict_handler({"attribute": attribute, "event_id": "7", "config": config})
-    assert enrichment["results"]["Attribute"][0]["uuid"] == attribute["uuid"]  # tagged in the event
-    hover = classify.dict_handler({"attribute": attribute, "config": config})  # hoverEnrichment sends no event_id
-    assert "Attribute" not in hover["results"] and _verdict(hover)[0]["verdict"] == "compromised"
+    for request in ({"attribute": attribute, "event_id": "7", "config": config},  # enrichment
+                    {"attribute": attribute, "config": config}):  # hover (hoverEnrichment sends no event_id)
+        answer = classify.dict_handler(request)
+        assert list(answer["results"]) == ["Object"] and SPAM[:30] not in json.dumps(answer)
+        values, obj = _verdict(answer)
+        assert values["verdict"] == "compromised"
+        assert obj["Attribute"][0]["Tag"] == [{"name": 'legion:verdict="compromised"'}]
+        assert obj["ObjectReference"] == [{"referenced_uuid": attribute["uuid"], "relationship_type": "annotates"}]
 
 
 def test_verdict_object_matches_its_template(model_path):

@@ -314,20 +314,21 @@ class MispBrowser:
 
     # ---- enrichment ------------------------------------------------------------------------------------------
 
-    def object_enrichment_offered(self, event_id: int | str, object_id: int | str) -> bool:
-        """Whether the event page shows the object's "Add enrichment" button (row_object.ctp)."""
+    def enrichment_offered(self, event_id: int | str, element_id: int | str, model: str = "Object") -> bool:
+        """Whether the event page shows the element's "Add enrichment" button (row_object.ctp, row_attribute.ctp)."""
         page = self.get(f"events/view/{event_id}").text
-        return f"/events/queryEnrichment/{object_id}/0/Enrichment/Object" in page
+        return f"/events/queryEnrichment/{element_id}/0/Enrichment/{model}" in page
 
-    def enrichment_choices(self, object_id: int | str) -> list[str]:
-        """The modules MISP's chooser pop-up offers for an object (ajax/enrichmentChoice.ctp)."""
-        page = self.get(f"events/queryEnrichment/{object_id}/0/Enrichment/Object", xhr=True).text
+    def enrichment_choices(self, element_id: int | str, model: str = "Object") -> list[str]:
+        """The modules MISP's chooser pop-up offers (ajax/enrichmentChoice.ctp)."""
+        page = self.get(f"events/queryEnrichment/{element_id}/0/Enrichment/{model}", xhr=True).text
         targets = re.findall(r"/events/queryEnrichment/([^';]+)';", page)
         return [target.split("/")[1] for target in targets]
 
-    def enrich_object(self, object_id: int | str, module: str) -> str:
-        """Click the module in the chooser, then "Submit" on the result page; MISP's message is returned."""
-        response = self.get(f"events/queryEnrichment/{object_id}/{module}/Enrichment/Object")
+    def enrich(self, element_id: int | str, module: str, model: str = "Object") -> str:
+        """Click the module in the chooser, then "Submit" on the result page; MISP's message is returned.
+        ``model`` is "Object" (an object's button) or "Attribute"."""
+        response = self.get(f"events/queryEnrichment/{element_id}/{module}/Enrichment/{model}")
         page = parse_html(response.text)
         flash = page.first("alert-error")
         if flash is not None:
