@@ -90,13 +90,26 @@ class LearnRun:
 class HostnameCache:
     """The learned names and high-water marks, per store, in a SQLite file created with mode 0600."""
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
-        os.chmod(self.path, 0o600)
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+    def __init__(self, path: Path | None):
+        """``path`` None: a cache in memory only (every run is a first learn)."""
+        self.path = Path(path) if path is not None else None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+            os.chmod(self.path, 0o600)
+        self._db = sqlite3.connect(self.path or ":memory:", timeout=30, isolation_level=None)
         self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def open_or_memory(cls, path: Path) -> HostnameCache:
+        """The cache at ``path``; if it cannot be created or read (a read-only folder, a broken file), one in
+        memory, with a warning: learning then reads the whole of the searches on every release."""
+        try:
+            return cls(path)
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("learned host names cache %s unusable (%s): learning from the whole MISP store on every "
+                        "release", path, type(exc).__name__)
+            return cls(None)
 
     def close(self) -> None:
         self._db.close()
@@ -280,7 +293,7 @@ def store_hostnames(config: Config, organisation: Organisation | None = None) ->
 def _misp_hostnames(config: Config, organisation: Organisation) -> set[str]:
     from ..stores import open_store
 
-    cache = HostnameCache(config.resolve_path(config.section("privacy")["learned_hostnames_path"]))
+    cache = HostnameCache.open_or_memory(config.resolve_path(config.section("privacy")["learned_hostnames_path"]))
     try:
         store = open_store(config)
         run = MispHostnameLearner(store, organisation, cache).update()

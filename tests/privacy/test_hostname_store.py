@@ -82,3 +82,15 @@ def test_the_cache_is_private_keeps_names_and_never_moves_a_mark_back(tmp_path: 
     finally:
         cache.close()
     assert json.dumps(sorted(p.name for p in (tmp_path / "state").iterdir())) == '["hosts.sqlite"]'
+
+
+def test_an_unusable_cache_file_falls_back_to_memory(tmp_path: Path) -> None:
+    broken = tmp_path / "hosts.sqlite"
+    broken.write_bytes(b"this is not a SQLite database" * 10)
+    cache = HostnameCache.open_or_memory(broken)
+    try:
+        assert cache.path is None
+        cache.save("https://misp", "fp", {"finsrv42"}, {"pairs": Mark(1, 1)}, replace=True)
+        assert cache.load("https://misp", "fp") == ({"finsrv42"}, {"pairs": Mark(1, 1)})
+    finally:
+        cache.close()
