@@ -291,13 +291,13 @@ def store_hostnames(config: Config, organisation: Organisation | None = None) ->
 
 
 def _misp_hostnames(config: Config, organisation: Organisation) -> set[str]:
-    from ..stores import open_store
-
     cache = HostnameCache.open_or_memory(config.resolve_path(config.section("privacy")["learned_hostnames_path"]))
+    connection = _connection_key(config)
     try:
-        store = open_store(config)
+        store = _connected(config, connection)
         run = MispHostnameLearner(store, organisation, cache).update()
     except StoreError as exc:
+        _CONNECTED.pop(connection, None)  # reconnect next time (a rotated key, a restarted MISP)
         raise StoreError(f"host names could not be learned from the MISP store, so nothing is released: "
                          f"{exc.args[0]} (set privacy.learn_hostnames_from_store = false to release without them)",
                          location=exc.location) from exc
@@ -306,6 +306,25 @@ def _misp_hostnames(config: Config, organisation: Organisation) -> set[str]:
     log.info("host names learned from %s: %d known, %d new, %d attribute(s) read in %d request(s)%s",
              store.url, len(run.names), run.new_names, run.attributes, run.requests, " (first learn)" * run.full)
     return run.names
+
+
+_CONNECTED: dict[tuple[Any, ...], Any] = {}  # long-lived processes (misp-modules) connect to MISP once
+
+
+def _connection_key(config: Config) -> tuple[Any, ...]:
+    section = config.section("store")
+    return (section["url"], section["api_key"], str(config.base_dir), section["verify_tls"], section["ca_bundle"],
+            section["timeout"])
+
+
+def _connected(config: Config, key: tuple[Any, ...]) -> Any:
+    """The MISP store of ``config``, connected once per process (PyMISP's start-up costs three requests)."""
+    from ..stores import open_store
+
+    store = _CONNECTED.get(key)
+    if store is None:
+        store = _CONNECTED[key] = open_store(config)
+    return store
 
 
 def _feed_events(config: Config) -> Iterable[dict[str, Any]]:
