@@ -135,3 +135,25 @@ def test_an_unreachable_misp_stops_the_release_rather_than_forgetting_names(misp
 def _upsert(store, event: dict) -> str:
     store.upsert(event)
     return event["uuid"]
+
+
+def test_legion_sanitize_cli_learns_from_the_misp_store(misp_fresh, tmp_path):
+    """``legion sanitize --in FEED`` releases one event from a feed while the host names come from MISP."""
+    import subprocess
+    import sys
+
+    from legion_misp.stores import FeedStore
+    from tests.helpers import REPO
+
+    config = _config(tmp_path, misp_fresh)
+    open_store(config).upsert(_event("asset inventory", _attribute("domain|ip", "finsrv42.lab.invalid|10.20.30.40")))
+    feed = FeedStore(tmp_path / "release")
+    feed.upsert(_event("beacons", _attribute("ip-dst", "8.8.4.4", comment="beacon from FINSRV42")))
+    env = {**os.environ, KEY_ENV: misp_fresh.key}
+    for args in (["budget", "init"], ["sanitize", "--in", str(tmp_path / "release"), "--out", str(tmp_path / "out")]):
+        done = subprocess.run([sys.executable, "-m", "legion_misp", "--config", str(config.path), *args], cwd=REPO,
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+    shared = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out").glob("*.json"))
+    assert "8.8.4.4" in shared and "FINSRV42" not in shared
+    assert "FINSRV42" not in done.stdout + done.stderr and "finsrv42" not in done.stdout + done.stderr
