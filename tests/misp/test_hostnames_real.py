@@ -137,18 +137,22 @@ def _upsert(store, event: dict) -> str:
     return event["uuid"]
 
 
-def test_legion_sanitize_cli_learns_from_the_misp_store(misp_fresh, tmp_path):
-    """``legion sanitize --in FEED`` releases one event from a feed while the host names come from MISP."""
+def test_legion_sanitize_cli_and_the_sync_push_hook_learn_from_the_misp_store(misp_fresh, tmp_path):
+    """``legion sanitize --in FEED`` releases one event from a feed while the host names come from MISP; the
+    ``legion sync push`` hook releases it from MISP."""
     import subprocess
     import sys
 
+    from connectors.sanitize import sanitizer_from_config
     from legion_misp.stores import FeedStore
     from tests.helpers import REPO
 
     config = _config(tmp_path, misp_fresh)
-    open_store(config).upsert(_event("asset inventory", _attribute("domain|ip", "finsrv42.lab.invalid|10.20.30.40")))
-    feed = FeedStore(tmp_path / "release")
-    feed.upsert(_event("beacons", _attribute("ip-dst", "8.8.4.4", comment="beacon from FINSRV42")))
+    store = open_store(config)
+    store.upsert(_event("asset inventory", _attribute("domain|ip", "finsrv42.lab.invalid|10.20.30.40")))
+    beacon = _event("beacons", _attribute("ip-dst", "8.8.4.4", comment="beacon from FINSRV42"))
+    store.upsert(beacon)
+    FeedStore(tmp_path / "release").upsert(beacon)
     env = {**os.environ, KEY_ENV: misp_fresh.key}
     for args in (["budget", "init"], ["sanitize", "--in", str(tmp_path / "release"), "--out", str(tmp_path / "out")]):
         done = subprocess.run([sys.executable, "-m", "legion_misp", "--config", str(config.path), *args], cwd=REPO,
@@ -157,3 +161,6 @@ def test_legion_sanitize_cli_learns_from_the_misp_store(misp_fresh, tmp_path):
     shared = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out").glob("*.json"))
     assert "8.8.4.4" in shared and "FINSRV42" not in shared
     assert "FINSRV42" not in done.stdout + done.stderr and "finsrv42" not in done.stdout + done.stderr
+
+    pushed = json.dumps(sanitizer_from_config(config).fresh("sync push test", dry_run=True)(store.get(beacon["uuid"])))
+    assert "8.8.4.4" in pushed and "FINSRV42" not in pushed
