@@ -9,7 +9,7 @@ also holds an internal ``domain|ip`` pair and a URL under the internal domain), 
 - the per-release cost end to end (``store_hostnames``: connecting to MISP plus the incremental run), and an
   incremental run after a new event with a new pair.
 
-Sizes 200 and 1,000 events (``quick``: 100 and 300). ``python -m benchmarks.bench_hostnames [--quick]``.
+Sizes 200 and 2,000 events (``quick``: 100 and 300). ``python -m benchmarks.bench_hostnames [--quick]``.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def run(quick: bool = False) -> list[dict]:
     reason = unavailable_reason()
     if reason:
         raise RuntimeError(f"cannot start MISP here: {reason}")
-    sizes = (100, 300) if quick else (200, 1000)
+    sizes = (100, 300) if quick else (200, 2000)
     workdir = Path(tempfile.mkdtemp(prefix="legion-bench-hosts-", dir="/tmp"))
     instance = start_misp(workdir / "misp")
     try:

@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 TIME_OVERLAP = 300  # seconds re-read before the last run's start (clock steps, slow saves)
 ID_OVERLAP = 100  # attribute ids re-read below the highest learned one (saves committed out of order)
 PAGE_SIZE = 500
+FIRST_NEW_PAGE = 25  # the first page of a search for new attributes (usually the only one)
 LEARNER_VERSION = "1"
 
 _SCHEMA = """
@@ -226,14 +227,22 @@ class MispHostnameLearner:
         return scan
 
     def _scan_new(self, filters: dict[str, Any], mark: Mark) -> _Scan:
-        """Attributes with an id above the mark: newest first, until a page reaches the mark (minus the overlap)."""
-        scan, page, floor = _Scan(), 1, mark.max_id - ID_OVERLAP
-        while rows := self._page(scan, {**filters, "order": "Attribute.id desc"}, page):
-            ids = [_id(r) for r in rows]
-            self._learn(scan, [r for r in rows if _id(r) > floor])
-            if min(ids) <= floor or (min(ids) <= mark.max_id and len(rows) < self.page_size):
-                break  # reached what was learned (a short page: nothing older is missing)
-            page += 1
+        """Attributes with an id above the mark: newest first, until a page reaches the mark (minus the overlap).
+        The first page is small (:data:`FIRST_NEW_PAGE`): usually it already reaches the mark, and a release then
+        reads a few attributes, not a full page of old ones; if not, the scan restarts with full pages."""
+        scan, floor = _Scan(), mark.max_id - ID_OVERLAP
+        for limit in (min(FIRST_NEW_PAGE, self.page_size), self.page_size):
+            page = 1
+            while rows := self._page(scan, {**filters, "order": "Attribute.id desc"}, page, limit=limit):
+                ids = [_id(r) for r in rows]
+                self._learn(scan, [r for r in rows if _id(r) > floor])
+                if min(ids) <= floor or (min(ids) <= mark.max_id and len(rows) < limit):
+                    return scan  # reached what was learned (a short page: nothing older is missing)
+                if limit < self.page_size:
+                    break  # the small page held only new attributes: read on with full pages
+                page += 1
+            else:
+                return scan  # an empty page: nothing more
         return scan
 
     def _scan_changed(self, filters: dict[str, Any], mark: Mark) -> _Scan:
@@ -246,9 +255,10 @@ class MispHostnameLearner:
             page += 1
         return scan
 
-    def _page(self, scan: _Scan, filters: dict[str, Any], page: int) -> list[dict[str, Any]]:
+    def _page(self, scan: _Scan, filters: dict[str, Any], page: int, *, limit: int | None = None
+              ) -> list[dict[str, Any]]:
         scan.pages += 1
-        return self.store.search_attributes(filters, page=page, limit=self.page_size)
+        return self.store.search_attributes(filters, page=page, limit=limit or self.page_size)
 
     def _clock(self, local_start: float) -> int:
         """MISP's time when this run began: its last answer's Date header less the time the run took (our clock

@@ -93,9 +93,11 @@ def test_names_from_other_events_are_redacted_and_later_releases_are_incremental
     first = _marks(tmp_path, config)
     assert set(first) == {"pairs", "internal-values"}
 
-    # event C: a new internal pair with last year's timestamp (found only by its id); an edit of an old
+    # event C: a new internal pair with last year's timestamp (found only by its id, behind 40 newer attributes:
+    # more than the first small page); an edit of an old
     # attribute of event A (same id: found only by MISP's timestamp filter)
-    newer = _event("more inventory", _attribute("domain|ip", "paysrv07.lab.invalid|10.9.9.9"))
+    newer = _event("more inventory", _attribute("domain|ip", "paysrv07.lab.invalid|10.9.9.9"),  # oldest id
+                   *(_attribute("domain|ip", f"c2-{n}.example.net|203.0.113.{n}") for n in range(40)))
     store.upsert(newer)
     url_attribute = next(a for a in store.get(pair["uuid"])["Attribute"] if a["type"] == "url")
     edited = misp.update_attribute({"value": "https://hrsrv11.corp.example/"}, url_attribute["uuid"], pythonify=True)
