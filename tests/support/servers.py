@@ -23,6 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import requests
 
@@ -99,7 +100,27 @@ class ServerInfo:
     accounts: dict[str, str] = field(default_factory=dict)
 
 
-class MedallionServer:
+class ManagedServer:
+    """start/kill/stop/restart for a server run by one ServerProcess (`self.process`)."""
+
+    process: ServerProcess
+
+    def start(self) -> Self:
+        self.process.start()
+        return self
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def restart(self) -> None:
+        self.process.kill()
+        self.process.start()
+
+
+class MedallionServer(ManagedServer):
     """medallion 3.0.0 on 127.0.0.1 as a subprocess.
 
     ``collections``: ``{title: {"can_read": bool, "can_write": bool}}``; ids are generated. ``session_timeout`` is
@@ -151,19 +172,6 @@ class MedallionServer:
         self.info = ServerInfo(api_root=f"{base}/{self.API_ROOT}/", collections=self.collection_ids,
                                accounts=dict(users))
 
-    def start(self) -> MedallionServer:
-        self.process.start()
-        return self
-
-    def kill(self) -> None:
-        self.process.kill()
-
-    def stop(self) -> None:
-        self.process.stop()
-
-    def restart(self) -> None:
-        self.process.kill()
-        self.process.start()
 
 
 _OPENTAXII_YML = """\
@@ -227,7 +235,7 @@ _SERVE = textwrap.dedent("""\
 """)
 
 
-class OpenTaxiiServer:
+class OpenTaxiiServer(ManagedServer):
     """OpenTAXII 0.10.0b1 (SQLite) on 127.0.0.1, run from ``.venv-opentaxii``.
 
     ``collections``: ``{title: {"public": bool, "public_write": bool}}`` (the title is also the alias).
@@ -280,16 +288,3 @@ class OpenTaxiiServer:
         if done.returncode != 0:
             raise RuntimeError(f"{name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
 
-    def start(self) -> OpenTaxiiServer:
-        self.process.start()
-        return self
-
-    def kill(self) -> None:
-        self.process.kill()
-
-    def stop(self) -> None:
-        self.process.stop()
-
-    def restart(self) -> None:
-        self.process.kill()
-        self.process.start()
