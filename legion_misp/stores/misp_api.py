@@ -9,6 +9,9 @@ What MISP does that a naive client trips over, and what this store does about it
 
 - An event's existence is probed with ``restSearch`` by uuid (an empty list when absent), in batches for
   :meth:`MispApiStore.upsert_many`, never with ``GET /events/view`` (a 404 that PyMISP logs as an error).
+- Two adds in flight race inside MISP on new tags/organisations and on correlations of a shared value; inside
+  :meth:`MispApiStore.batch` new events are added by background writers that never overlap such adds
+  (:mod:`~legion_misp.stores.misp_adds`).
 - MISP answers with more than it was given and rewrites some values; "unchanged" is decided on
   :func:`~legion_misp.stores.misp_compare.misp_view`, not on the raw JSON.
 - MISP refuses an edit whose event timestamp is not newer than its copy (HTTP 403 "Could not edit Event"), silently
