@@ -1,7 +1,8 @@
 """Turn one MISP event into the copy that may leave the organisation (or None), with a report of every change.
 
 :meth:`Sanitizer.sanitize` is pure apart from drawing noise: it never mutates its input, reads no clock or file and
-writes nothing (``Sanitizer.from_config`` reads the local feed store once to learn host names). The order of work
+writes nothing (``Sanitizer.from_config`` learns host names from the configured store once: the whole feed
+directory, or an incremental attribute search of MISP). The order of work
 for an event:
 
 1. **Input check**: structure, known attribute types, distribution present (:class:`SanitizeInputError` otherwise);
@@ -35,7 +36,7 @@ import ipaddress
 import logging
 import re
 import uuid as uuid_module
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ from ..timeutil import is_date, parse_time
 from . import continual, fields, gates
 from .continual import ContinualCountMechanism
 from .detectors import SEGMENT_KINDS
+from .hostname_store import store_hostnames
 from .hostnames import learn_from, learn_hostnames
 from .ledger import Charge
 from .mechanisms import (
@@ -169,14 +171,15 @@ class Sanitizer:
             raise ConfigError(f"[federation] pseudonym_key: {exc}") from exc
         sanitizer = cls(policy, pseudonymizer=pseudonymizer, noise=SeededNoise(seed) if seed is not None else None)
         if policy.learn_hostnames_from_store:
-            sanitizer.learn_hostnames(_local_store_events(config))
+            sanitizer.protected_ = sanitizer.protected_.derive(hostnames=store_hostnames(config, policy.organisation))
         return sanitizer
 
     def learn_hostnames(self, events: Any) -> int:
         """Learn the organisation's short host names from ``events`` (e.g. its whole store) for every later event.
 
-        Returns how many names are now known. ``Sanitizer.from_config`` does this with the configured feed store
-        when ``privacy.learn_hostnames_from_store`` is true.
+        Returns how many names are now known. ``Sanitizer.from_config`` learns from the configured store (feed or
+        MISP, :func:`~legion_misp.privacy.hostname_store.store_hostnames`) when
+        ``privacy.learn_hostnames_from_store`` is true.
         """
         learned = learn_from(events, self.policy.organisation)
         self.protected_ = self.protected_.derive(hostnames=learned)
@@ -851,23 +854,6 @@ def _keeps_indicator(value: str, placeholder: str) -> bool:
     """After replacing private segments, is there still an indicator (not only the placeholder and separators)?"""
     rest = value.replace(placeholder, "")
     return sum(c.isalnum() for c in rest) >= 3
-
-
-def _local_store_events(config: Config) -> Iterator[dict[str, Any]]:
-    """Every event of the configured store when it is a local feed, streamed (a MISP store is not pulled whole for
-    this). Learning is best effort: a broken or missing store yields nothing more."""
-    from ..stores import FeedStore
-
-    store = config.section("store")
-    if store.get("kind") != "feed" or not store.get("path"):
-        return
-    path = config.resolve_path(store["path"])
-    if not path.is_dir():
-        return
-    try:
-        yield from FeedStore(path, create=False).query(on_error=lambda *_: None)
-    except Exception as exc:  # a broken store must not stop a release; its events are still checked one by one
-        log.warning("host names not learned from the store %s: %s", path, type(exc).__name__)
 
 
 def _build_mechanisms(policy: Policy) -> dict[str, Any]:
