@@ -15,9 +15,11 @@ protocol constant.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ from legion_misp.trust import SigningError, published_constants
 from .datastore import ENVELOPE_OVERHEAD, StixSink, verify_failures
 from .settings import SyncSettings
 from .state import SyncState
+from .transport import AddStatus
 
 if TYPE_CHECKING:
     from legion_misp.trust import Signer
@@ -86,16 +89,25 @@ class Publisher:
         self._queued: set[tuple[str, str]] = set()
         self._waiting: dict[str, _Pending] = {}
         self._waiters: dict[tuple[str, str], list[str]] = {}
+        self._sender: ThreadPoolExecutor | None = None
+        self._sending: tuple[list[StixObject], Future[AddStatus]] | None = None  # the envelope in flight
 
     def publish(self, events: Iterable[dict[str, Any]]) -> PushStats:
-        if self.signer is not None:
-            self._publish_constants()
-        for event in events:
-            self.stats.events += 1
-            self._publish_one(event)
-            if self.progress:
-                self.progress(1)
-        self._flush()
+        """Convert and send ``events``. An envelope is POSTed (and its status polled) by one background thread
+        while the next events are converted; its outcome is recorded here, in this thread, before the next
+        envelope goes out, so the state only ever records what the server confirmed."""
+        try:
+            if self.signer is not None:
+                self._publish_constants()
+            for event in events:
+                self.stats.events += 1
+                self._publish_one(event)
+                if self.progress:
+                    self.progress(1)
+            self._flush()
+            self._settle()
+        finally:
+            self._stop_sender()
         for pending in self._waiting.values():  # objects never confirmed (should not happen)
             self._fail(pending, "objects still pending on the server")
         self._waiting.clear()
@@ -168,14 +180,39 @@ class Publisher:
         self._buffer_bytes += size
 
     def _flush(self) -> None:
+        """Send the buffer in the background, once the envelope before it is settled."""
         if not self._buffer:
             return
+        self._settle()
         batch, self._buffer, self._buffer_bytes = self._buffer, [], ENVELOPE_OVERHEAD
-        # once answered, the state knows what was accepted: forget the keys so memory does not grow with the run
-        self._queued.difference_update(o.key for o in batch)
         self.stats.envelopes += 1
         self.stats.sent += len(batch)
-        status = self.sink.add(batch)  # transport errors propagate: nothing unconfirmed is recorded
+        if self._sender is None:
+            self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="taxii-post")
+        self._sending = (batch, self._sender.submit(self.sink.add, batch))
+
+    def _settle(self) -> None:
+        """Wait for the envelope in flight and record its outcome (transport errors propagate from here: nothing
+        unconfirmed is recorded)."""
+        if self._sending is None:
+            return
+        (batch, future), self._sending = self._sending, None
+        # once answered, the state knows what was accepted: forget the keys so memory does not grow with the run
+        self._queued.difference_update(o.key for o in batch)
+        self._record(batch, future.result())
+
+    def _stop_sender(self) -> None:
+        """After a failure elsewhere: let the envelope in flight finish and record it if it was answered."""
+        if self._sending is not None:
+            if self._sending[1].exception() is None:
+                with contextlib.suppress(Exception):
+                    self._settle()
+            self._sending = None
+        if self._sender is not None:
+            self._sender.shutdown(wait=True)
+            self._sender = None
+
+    def _record(self, batch: list[StixObject], status: AddStatus) -> None:
         sent = {o.id: o for o in batch}
         refused_ids = verify_failures(self.sink, status, sent)
         pending_ids = {object_id for object_id, _ in status.pendings}

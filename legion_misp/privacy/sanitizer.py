@@ -640,15 +640,19 @@ class Sanitizer:
         kind_nodes = [[(f"/{kind_index}/{level}/{index}", bounds, charge)
                        for (level, index), bounds, charge in zip(nodes, node_ranges, node_charges, strict=True)]
                       for kind_index in (0, 1)]
-        append, add, epsilon = requests.append, lazy.add, tree.epsilon
+        append, draw, epsilon = requests.append, lazy.noisy, tree.epsilon
+        unsighted = [(suffix, charge) for suffixes in kind_nodes for suffix, _, charge in suffixes]
         for original, clean in work.shared_attributes:
-            steps = _sighting_steps(original, step, event_block, origin_step, end_step, work.timestamp)
             prefix = str(clean.get("uuid"))
+            if not original.get("Sighting"):  # every node counts 0 (most attributes): no step arithmetic
+                requests += [NoiseRequest("sighting-node", prefix + suffix, 0, draw, charge, epsilon, redraw)
+                             for suffix, charge in unsighted]
+                continue
+            steps = _sighting_steps(original, step, event_block, origin_step, end_step, work.timestamp)
             for kind_steps, suffixes in zip(steps, kind_nodes, strict=True):
                 for suffix, (low, high), charge in suffixes:
                     count = sum(1 for at in kind_steps if low <= at < high) if kind_steps else 0
-                    append(NoiseRequest("sighting-node", prefix + suffix, count, partial(add, count, len(requests)),
-                                        charge, epsilon, redraw))
+                    append(NoiseRequest("sighting-node", prefix + suffix, count, draw, charge, epsilon, redraw))
         per_attribute = 2 * len(nodes)
         work.report.mechanisms.append("sighting-counts")
 
@@ -661,12 +665,12 @@ class Sanitizer:
 
     def _sighting_outcome(self, original: dict[str, Any], clean: dict[str, Any], work: _Work, seen: int,
                           false_positive: int) -> None:
+        if not work.dry_run and max(seen, false_positive) < work.sighting_threshold:
+            return  # most attributes: nothing to release, nothing to report
         target = f"sightings of attribute {clean.get('uuid', '?')}"
         if work.dry_run:
             work.report.add("noised", target, "would be released as continual noisy counts (the threshold is "
                             "decided on the noisy count, which a dry run never draws)")
-            return
-        if max(seen, false_positive) < work.sighting_threshold:
             return
         summary = self._sighting_summary(clean, seen, false_positive, clean.get("timestamp") or work.timestamp)
         work.summaries.append(summary)
@@ -684,7 +688,7 @@ class Sanitizer:
             value = int(np.clip(round(float(clean["value"])), bounds.lower, bounds.upper))
             requests.append(NoiseRequest(
                 kind=f"numeric:{clean['type']}", identity=str(clean.get("uuid")), value=value,
-                draw=partial(_draw_numeric, mechanism, value, self.noise), epsilon=mechanism.epsilon,
+                draw=partial(_draw_numeric, mechanism, self.noise), epsilon=mechanism.epsilon,
                 charge=Charge("clamped-numeric", self.policy.numeric_epsilon)))
         work.report.mechanisms.append("clamped-numeric")
 
@@ -711,7 +715,7 @@ class Sanitizer:
         charge = Charge(name, cost.epsilon, cost.delta)
         ends: list[tuple[int | None, int | None]] = [self._time_ends(clean, extra, kind) for clean, extra in pairs]
         requests = [NoiseRequest(kind=kind, identity=f"{work.report.event_uuid}/{moment}", value=moment,
-                                 draw=partial(_draw_time, mechanism, moment, self.noise),
+                                 draw=partial(_draw_time, mechanism, self.noise),
                                  epsilon=cost.epsilon / 2, charge=charge)
                     for first, last in ends for moment in (first, last) if moment is not None]
         work.report.mechanisms.append(name)
@@ -898,11 +902,11 @@ def _sighting_steps(attribute: dict[str, Any], step: int, event_block: int, orig
     return steps
 
 
-def _draw_numeric(mechanism: ClampedNumericMechanism, value: int, noise: NoiseSource) -> int:
+def _draw_numeric(mechanism: ClampedNumericMechanism, noise: NoiseSource, value: int) -> int:
     return int(mechanism.release(np.array([value]), noise)[0])
 
 
-def _draw_time(mechanism: BoundedTimestampPairMechanism, moment: int, noise: NoiseSource) -> int:
+def _draw_time(mechanism: BoundedTimestampPairMechanism, noise: NoiseSource, moment: int) -> int:
     return int(moment) + int(mechanism.truncated_noise(noise, 1)[0])
 
 

@@ -26,6 +26,9 @@ STORE_KEYS: tuple[Key, ...] = (
     Key("ca_bundle", str, None, "Path to a CA bundle (PEM) for a MISP server with a private CA."),
     Key("timeout", float, 30.0, "Seconds to wait for each MISP API request."),
     Key("page_size", int, 100, "Events per MISP restSearch page.", check=lambda v: None if v > 0 else "must be > 0"),
+    Key("parallel_adds", int, 2, "New events a sync pull adds to MISP at once (1: one at a time). An event that "
+        "would create a tag or organisation, or that shares a value MISP correlates with an add in flight, waits "
+        "its turn (MISP races on those).", check=lambda v: None if 1 <= v <= 16 else "must be between 1 and 16"),
 )
 
 
@@ -49,4 +52,5 @@ def open_store(config: Config) -> EventStore:
         raise ConfigError("store.kind = 'misp' needs store.url and store.api_key",
                           [ConfigProblem("store", "url and api_key are required for kind = 'misp'")])
     return MispApiStore(section["url"], api_key, verify_tls=section["verify_tls"], ca_bundle=section["ca_bundle"],
-                        timeout=section["timeout"], page_size=section["page_size"])
+                        timeout=section["timeout"], page_size=section["page_size"],
+                        parallel_adds=section["parallel_adds"])

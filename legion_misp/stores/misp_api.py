@@ -11,6 +11,9 @@ What MISP does that a naive client trips over, and what this store does about it
 
 - An event's existence is probed with ``restSearch`` by uuid (an empty list when absent), in batches for
   :meth:`MispApiStore.upsert_many`, never with ``GET /events/view`` (a 404 that PyMISP logs as an error).
+- Two adds in flight race inside MISP on new tags/organisations and on correlations of a shared value; inside
+  :meth:`MispApiStore.batch` new events are added by background writers that never overlap such adds
+  (:mod:`~legion_misp.stores.misp_adds`).
 - MISP answers with more than it was given and rewrites some values; "unchanged" is decided on
   :func:`~legion_misp.stores.misp_compare.misp_view`, not on the raw JSON.
 - MISP refuses an edit whose event timestamp is not newer than its copy (HTTP 403 "Could not edit Event"), silently
@@ -42,6 +45,7 @@ from ..errors import StoreError
 from ..secrets import Secret
 from .base import ErrorHandler, EventStore, UpsertResult
 from .events import check_event, event_tag_names, event_timestamp, iter_attributes, matches, unwrap_event
+from .misp_adds import AddQueue, CorrelationSettings
 from .misp_compare import misp_view, same_content
 
 log = logging.getLogger(__name__)
@@ -61,19 +65,20 @@ class MispApiStore(EventStore):
     verify_tls : verify the server certificate (default True). ``ca_bundle`` overrides it with a CA file.
     timeout : seconds per request.
     page_size : events per restSearch page (reads, and the existence probe of :meth:`upsert_many`).
+    parallel_adds : new events added at once inside :meth:`batch` (1: one at a time).
     """
 
     def __init__(self, url: str, api_key: Secret, *, verify_tls: bool = True, ca_bundle: str | None = None,
-                 timeout: float = 30.0, page_size: int = 100):
+                 timeout: float = 30.0, page_size: int = 100, parallel_adds: int = 2):
         self.url = url.rstrip("/")
         self.page_size = page_size
         if not verify_tls and not ca_bundle and self.url.startswith("https:"):
             log.warning("TLS certificate verification is OFF for %s: use only in a lab", self.url)
         self._misp = _connect(self.url, api_key, ca_bundle or verify_tls, timeout)
         self._user = _user_rights(self._misp)
+        self.parallel_adds = parallel_adds
         self._known: set[str] | None = None  # inside batch(): uuids of every event MISP holds
-        self._pending: dict[str, Any] = {}  # inside batch(): uuid -> future of its background add
-        self._writers: Any = None
+        self._adds: AddQueue | None = None  # inside batch(): the background writers adding new events
         self.server_time: float | None = None  # MISP's clock (its HTTP Date header) at the last answer
         self.requests = 0  # HTTP requests sent (benchmarks and tests of the incremental learner)
 
@@ -155,32 +160,44 @@ class MispApiStore(EventStore):
     @contextlib.contextmanager
     def batch(self) -> Iterator[MispApiStore]:
         """Many single upserts (``legion sync pull``). The uuids MISP holds are listed once (``restSearch`` with
-        ``metadata``, 1,000 a page), so a new event needs no existence probe; and new events are added by one
-        background thread, so MISP saves one while the caller converts the next. Adds stay one at a time: two
-        parallel adds that create the same new tag or organisation race inside MISP (HTTP 500, seen in the demo).
-        ``upsert`` answers ``created`` for such an event at once; an add that then fails makes the batch raise
-        :class:`StoreError` when it closes (the pull then keeps those groups for its next run). An event another
-        client creates meanwhile makes its add fail the same way (MISP refuses a second copy of a uuid)."""
-        from concurrent.futures import ThreadPoolExecutor
-
+        ``metadata``, 1,000 a page), so a new event needs no existence probe; and new events are added by
+        ``parallel_adds`` background writers while the caller converts the next one, with the rules of
+        :mod:`~legion_misp.stores.misp_adds` (an event that would create a tag or organisation, or that shares a
+        value with an add in flight, waits: MISP races on those). ``upsert`` answers ``created`` for such an event
+        at once; an add that then fails makes the batch raise :class:`StoreError` when it closes (the pull then
+        keeps those groups for its next run). An event another client creates meanwhile makes its add fail the
+        same way (MISP refuses a second copy of a uuid); the next run compares and updates it."""
         self._known = self._all_uuids()
-        self._pending = {}
-        self._writers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="misp-add")
-        failed: list[StoreError] = []
+        self._adds = AddQueue(lambda event: self._write(event, None, False), writers=self.parallel_adds,
+                              location=self.url, correlation=self._correlation_settings())
         try:
             yield self
         finally:
-            for future in list(self._pending.values()):
-                error = future.exception()
-                if isinstance(error, StoreError):
-                    failed.append(error)
-                elif error is not None:
-                    failed.append(StoreError(f"add failed: {type(error).__name__}: {error}", location=self.url))
-            self._writers.shutdown(wait=True)
-            self._known, self._pending, self._writers = None, {}, None
+            failed = self._adds.close()
+            self._known, self._adds = None, None
         if failed:
             raise StoreError(f"{len(failed)} new event(s) were not added to MISP (the first: {failed[0]})",
                              location=self.url)
+
+    def _correlation_settings(self) -> CorrelationSettings:
+        """MISP's correlation settings (``servers/getSetting``, a site admin's right); the cautious defaults of
+        :class:`CorrelationSettings` when they cannot be read."""
+        if self.parallel_adds <= 1:
+            return CorrelationSettings()
+        values: dict[str, Any] = {}
+        for name in ("MISP.completely_disable_correlation", "MISP.correlation_limit",
+                     "MISP.enable_advanced_correlations"):
+            try:
+                answer = self._request("GET", f"servers/getSetting/{name}", None)
+            except StoreError:
+                return CorrelationSettings()
+            values[name] = answer.get("value") if isinstance(answer, dict) else None
+        try:
+            limit = int(values["MISP.correlation_limit"] or 20)  # OverCorrelatingValue::getLimit(): "?: 20"
+        except (TypeError, ValueError):
+            limit = None
+        return CorrelationSettings(disabled=_flag(values["MISP.completely_disable_correlation"]), limit=limit,
+                                   advanced=_flag(values["MISP.enable_advanced_correlations"]))
 
     def _all_uuids(self) -> set[str]:
         uuids: set[str] = set()
@@ -200,29 +217,16 @@ class MispApiStore(EventStore):
     def upsert(self, event: dict[str, Any], *, force: bool = False) -> UpsertResult:
         check_event(event, location=self.url)
         event_uuid = event["uuid"]
-        known = self._known
-        if known is None:
+        known, adds = self._known, self._adds
+        if known is None or adds is None:
             return self._write(event, self.get(event_uuid), force)
-        pending = self._pending.pop(event_uuid, None)
-        if pending is not None:
-            pending.result()  # the same uuid again in this batch: its add must land before we compare
+        adds.wait_for(event_uuid)  # the same uuid again in this batch: its add must land before we compare
         if event_uuid in known:
             return self._write(event, self.get(event_uuid), force)
         self._check_may_create(event)
         known.add(event_uuid)
-        self._drain(limit=8)
-        self._pending[event_uuid] = self._writers.submit(self._write, event, None, force)
+        adds.submit(event)
         return UpsertResult.CREATED
-
-    def _drain(self, limit: int) -> None:
-        """Keep at most ``limit`` adds in flight (memory stays flat on a long pull)."""
-        while len(self._pending) >= limit:
-            oldest = next(iter(self._pending))
-            self._pending[oldest].exception()
-            finished = self._pending.pop(oldest)
-            if finished.exception() is not None:
-                self._pending[oldest] = finished  # keep it: the batch reports it when it closes
-                return
 
     def upsert_many(self, events: Iterable[dict[str, Any]], *, on_error: ErrorHandler | None = None
                     ) -> dict[UpsertResult, int]:

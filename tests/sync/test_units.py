@@ -467,3 +467,48 @@ def test_pages_without_a_date_added_header_are_reported_and_read_again_without_d
     assert second.duplicates == len(objects) and second.new == 0 and len(list(store.query())) == 2
     text = RunSummary("pull", False, [CollectionReport(key="k", kind="pull", pull=second)]).format()
     assert f"note [pull] k: {second.pages_without_cursor} page(s) came without X-TAXII-Date-Added-Last" in text
+
+
+class _FailingEnvelope(MemoryStixCollection):
+    """Accepts envelopes until the ``fail_at``-th, which is lost in transit (connection reset), on the background
+    sender thread; records which thread sent each envelope."""
+
+    def __init__(self, fail_at: int | None):
+        super().__init__()
+        self.fail_at, self.calls, self.threads = fail_at, 0, set()
+
+    def add(self, objects):
+        import threading
+
+        from legion_misp.errors import TransportError
+
+        self.calls += 1
+        self.threads.add(threading.current_thread().name)
+        if self.calls == self.fail_at:
+            raise TransportError("connection reset while posting (test)")
+        return super().add(objects)
+
+
+def test_a_lost_envelope_in_flight_records_nothing_of_it_and_the_rerun_sends_only_the_rest(tmp_path):
+    from legion_misp.errors import TransportError
+
+    events = [make_event(i, 6) for i in range(6)]
+    sink = _FailingEnvelope(fail_at=3)
+    with pytest.raises(TransportError, match="connection reset"):
+        _publish(tmp_path, events, sink, envelope_max_objects=20)
+    assert all(name.startswith("taxii-post") for name in sink.threads)  # sent while the next events converted
+    stored = _keys(sink)
+    settings = settings_for(tmp_path, "a")
+    with SyncState(settings.state_path) as state:
+        recorded = state.pushed_versions("k", stored | {("x", "y")})
+        published = [e["uuid"] for e in events if state.published_timestamp("k", e["uuid"]) is not None]
+    assert recorded == stored and len(stored) == 40  # the two envelopes answered, nothing of the lost one
+    assert 0 < len(published) < len(events)
+    sink.fail_at = None
+    again = _publish(tmp_path, events, sink, envelope_max_objects=20)
+    assert again.unchanged == len(published) and again.published == len(events) - len(published)
+    assert again.failed == 0 and len(sink.objects) == len(_keys(sink))  # no object stored twice
+
+
+def _keys(sink):
+    return {(o["id"], o.get("modified") or o.get("created") or "") for _, o in sink.objects}
