@@ -64,20 +64,25 @@ def node_count(steps: Iterable[int], level: int, index: int) -> int:
 
 
 class LazyNoise:
-    """Node noise for one event, drawn as one vector and only when a first node is actually drawn (so a dry run or
-    a release that republishes every node samples nothing). Each :meth:`noisy` call uses a sample of its own."""
+    """Node noise for one event, drawn only when nodes are actually drawn (so a dry run or a release that
+    republishes every node samples nothing) and in growing slices (32, 64, ...) up to ``size`` samples in all, so a
+    re-release that re-draws a few nodes takes few samples. Each :meth:`noisy` call uses a sample of its own."""
 
     def __init__(self, noise, scale: float, size: int):
         self._noise = noise
         self._scale = scale
-        self._size = max(int(size), 1)
+        self._left = max(int(size), 1)
+        self._slice = 32
         self._values: list[int] = []
 
     def noisy(self, count: int) -> int:
         """``count`` plus a fresh, never used noise sample."""
         if not self._values:
-            self._values = self._noise.discrete_laplace(self._scale, self._size).tolist()  # Python ints: fast
+            take = max(min(self._slice, self._left), 1)
+            self._values = self._noise.discrete_laplace(self._scale, take).tolist()  # Python ints: fast
             self._values.reverse()
+            self._left -= take
+            self._slice *= 2
         return int(count) + self._values.pop()
 
 

@@ -138,3 +138,28 @@ def test_secure_noise_pools_per_scale_and_never_reuses_a_sample() -> None:
     assert len(first) == 300 and len(second) == 3000
     assert len(np.unique(np.concatenate([first, second]))) > 3250  # scale 1e6: repeats are rare, reuse would not be
     assert chi_square_pvalue(noise.discrete_laplace(6.0, 20_000), 6.0) > 1e-6  # unseeded: false alarm < 1e-6
+
+
+def test_tree_node_noise_is_drawn_only_as_needed_and_never_reused() -> None:
+    """LazyNoise (the sighting tree's node noise for one event): nothing drawn until a node is, few samples for a
+    few re-drawn nodes, never more than one sample per node request, every sample used once."""
+    from legion_misp.privacy.continual import LazyNoise
+
+    class Counting:
+        def __init__(self) -> None:
+            self.drawn = 0
+            self.next = 0
+
+        def discrete_laplace(self, scale: float, size: int) -> np.ndarray:
+            self.drawn += size
+            values = np.arange(self.next, self.next + size, dtype=np.int64)
+            self.next += size
+            return values
+
+    source = Counting()
+    lazy = LazyNoise(source, 6.0, 328)
+    assert source.drawn == 0
+    few = [lazy.noisy(10) - 10 for _ in range(3)]  # count + noise
+    assert few == [0, 1, 2] and source.drawn == 32
+    rest = [lazy.noisy(0) for _ in range(325)]
+    assert source.drawn == 328 and sorted(few + rest) == list(range(328))  # each sample used exactly once
