@@ -68,10 +68,10 @@ def _row(metric: str, value: float, unit: str, **extra: Any) -> dict[str, Any]:
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """Measure and return the result rows (see the module docstring)."""
-    from legion_misp.config import load_default_config
     from legion_misp.privacy.ledger import Ledger
     from legion_misp.privacy.release import sanitize_events
     from legion_misp.privacy.sanitizer import Sanitizer
+    from legion_misp.sections import load_default_config
     from legion_misp.stores import FeedStore
 
     count = 1000 if quick else 10_000

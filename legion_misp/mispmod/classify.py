@@ -3,7 +3,7 @@
 Input (``misp_standard``): an ``email`` object (object enrichment), or an ``email-body``, ``email-subject`` or
 ``text`` attribute. The message becomes the 57 Spambase features; the model trained by DP federated learning scores
 it. Output: a ``legion-verdict`` object (verdict, score, threshold, model id, the model's ε and δ) referencing the
-input, and a tag ``legion:verdict="compromised"`` or ``"clean"`` on it.
+input, its ``verdict`` attribute tagged ``legion:verdict="compromised"`` or ``"clean"``.
 
 The model file (JSON, sha256-checked, never pickle) is loaded once per process, lazily, and reloaded only when the
 file changes; scoring one message takes well under a millisecond, inside MISP's 10 s (5 s hover) timeouts.
@@ -101,6 +101,14 @@ def message_text(request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return email_text(None, attribute["value"]), attribute
 
 
+def verdict_comment(compromised: bool, score: float, model_id: str) -> str:
+    """The verdict object's comment. Without one MISP writes its own default there, which is the enriched
+    attribute's whole value (the e-mail body) on the API path (MispAttribute::enrichment) and a bare
+    ": Enriched via ..." on the object path (EventsController::__queryObjectEnrichment reads an object 'value')."""
+    return (f"legion_classify: {'compromised' if compromised else 'clean'} (score {score:.3f}, "
+            f"model {model_id[:12]})")
+
+
 def verdict_object(score: float, model: Any, model_id: str, target_uuid: str | None) -> dict[str, Any]:
     compromised = score >= model.threshold
     values = [("verdict", "text", "compromised" if compromised else "clean"), ("score", "float", round(score, 6)),
@@ -112,8 +120,9 @@ def verdict_object(score: float, model: Any, model_id: str, target_uuid: str | N
     obj: dict[str, Any] = {
         "name": VERDICT_TEMPLATE, "meta-category": "misc", "template_uuid": VERDICT_TEMPLATE_UUID,
         "template_version": "1", "uuid": str(uuid.uuid4()), "description": "legion-misp classifier verdict",
+        "comment": verdict_comment(compromised, score, model_id),
         "Attribute": [{"object_relation": r, "type": t, "value": v, "to_ids": False, "disable_correlation": True,
-                       "category": "Other"} for r, t, v in values],
+                       "category": "Other", "uuid": str(uuid.uuid4())} for r, t, v in values],
     }
     if target_uuid:
         obj["ObjectReference"] = [{"referenced_uuid": target_uuid, "relationship_type": "annotates"}]
@@ -126,14 +135,12 @@ def classify(request: dict[str, Any]) -> dict[str, Any]:
     score = float(model.predict_proba(spambase_features(text)[None, :])[0])
     verdict = verdict_object(score, model, model_id, target.get("uuid") if isinstance(target.get("uuid"), str)
                              else None)
-    tag = {"name": f'legion:verdict="{"compromised" if score >= model.threshold else "clean"}"'}
-    results: dict[str, Any] = {"Object": [verdict]}
-    if "object" not in request:
-        results["Attribute"] = [{"uuid": target.get("uuid"), "type": target["type"], "value": target["value"],
-                                 "Tag": [tag]}]
-    else:
-        verdict["Attribute"][0]["Tag"] = [tag]
-    return {"results": results}
+    # The tag goes on the verdict attribute. Echoing the input attribute to tag it does not work in MISP 2.5.1: the
+    # echo is saved as a new attribute, refused as a duplicate ("1 attribute could not be saved" on the result page,
+    # silently over the API), and the tag is lost with it. The reference alone links the verdict to the input.
+    label = "compromised" if score >= model.threshold else "clean"
+    verdict["Attribute"][0]["Tag"] = [{"name": f'legion:verdict="{label}"'}]
+    return {"results": {"Object": [verdict]}, "comment": verdict["comment"]}  # comment: import comment (UI)
 
 
 dict_handler = contain("legion_classify", classify, expansion=True)

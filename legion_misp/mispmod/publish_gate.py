@@ -3,8 +3,9 @@
 It fails (which blocks publishing) with the reasons when the event would share policy-protected values at
 distribution ≥ 1 (see :func:`legion_misp.privacy.findings.publish_gate_findings`: internal or own public IPs,
 internal hosts/domains/e-mails — also defanged or encoded —, targeting data, victim-identifying types, sensitive terms
-and patterns, blocked tags); otherwise it passes (``{"data": true}``). Reasons name the field path and attribute
-uuid, never the value.
+and patterns, blocked tags, the organisation's short host names learned from the event and from the whole configured
+store as the sanitiser learns them); otherwise it passes (``{"data": true}``). Reasons name the field path and
+attribute uuid, never the value. When host names cannot be learned from a MISP store, the gate fails (blocks).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from ..config import Config
 from ..privacy.findings import publish_gate_findings
+from ..privacy.hostname_store import store_hostnames
 from ..privacy.policy import Policy
 from ..sections import load_config
 from .common import ModuleInputError, bytes_handler, contain
@@ -64,7 +66,9 @@ def gate(request: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise ModuleInputError("no event in 'data' (expected {\"Event\": {...}} from the event-publish trigger)")
     config = config_for(request)
-    findings = publish_gate_findings(event, config.organisation, Policy.from_config(config))
+    policy = Policy.from_config(config)
+    learned = store_hostnames(config, config.organisation) if policy.learn_hostnames_from_store else set()
+    findings = publish_gate_findings(event, config.organisation, policy, hostnames=learned)
     if not findings:
         return {"data": True}
     shown = "; ".join(f.message + (f" (attribute {f.attribute_uuid})" if f.attribute_uuid else "")

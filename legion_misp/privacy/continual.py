@@ -64,20 +64,21 @@ def node_count(steps: Iterable[int], level: int, index: int) -> int:
 
 
 class LazyNoise:
-    """A vector of node noise drawn in one call, only when a first node is actually drawn (so a dry run or a
-    release that republishes every node samples nothing)."""
+    """Node noise for one event, drawn as one vector and only when a first node is actually drawn (so a dry run or
+    a release that republishes every node samples nothing). Each :meth:`noisy` call uses a sample of its own."""
 
     def __init__(self, noise, scale: float, size: int):
         self._noise = noise
         self._scale = scale
-        self._size = size
-        self._values = None
+        self._size = max(int(size), 1)
+        self._values: list[int] = []
 
-    def add(self, count: int, index: int) -> int:
-        """``count`` plus the noise reserved for request ``index``."""
-        if self._values is None:
+    def noisy(self, count: int) -> int:
+        """``count`` plus a fresh, never used noise sample."""
+        if not self._values:
             self._values = self._noise.discrete_laplace(self._scale, self._size).tolist()  # Python ints: fast
-        return int(count) + self._values[index]
+            self._values.reverse()
+        return int(count) + self._values.pop()
 
 
 class ContinualCountMechanism:

@@ -8,6 +8,7 @@ is (field path and attribute uuid) and its kind, never the protected value itsel
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ class Finding:
 
 
 def publish_gate_findings(event: dict[str, Any], organisation: Organisation,
-                          policy: Policy | None = None) -> list[Finding]:
+                          policy: Policy | None = None, *, hostnames: Iterable[str] = ()) -> list[Finding]:
     """Every policy-protected value in ``event`` that publishing would share (effective distribution ≥ 1).
 
     The detection is the sanitiser's own (:class:`ProtectedContent` with the policy's detectors and the host names
@@ -56,13 +57,15 @@ def publish_gate_findings(event: dict[str, Any], organisation: Organisation,
     event : the inner MISP event dict (``{"Event": {...}}`` is unwrapped too).
     organisation : the local organisation (networks, internal domains, terms, patterns).
     policy : the privacy policy (default: the default policy for ``organisation``).
+    hostnames : short host names learned from the whole store
+        (:func:`~legion_misp.privacy.hostname_store.store_hostnames`), as the sanitiser uses them.
     """
     event = event.get("Event", event) if isinstance(event, dict) else event
     policy = policy if policy is not None else Policy(organisation=organisation)
     if _level(event) == 0:
         return []
     protected = ProtectedContent(organisation, placeholder=policy.placeholder, detectors=policy.detector_set())
-    protected = protected.derive(hostnames=learn_hostnames(event, organisation))
+    protected = protected.derive(hostnames=[*hostnames, *learn_hostnames(event, organisation)])
     scan = _Scan(protected, policy)
     scan.text(event.get("info"), "info", None)
     scan.tags(event, "Tag", None)

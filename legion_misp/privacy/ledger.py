@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ConfigError, LegionError
 from ..schema import Key, in_range
@@ -97,9 +97,11 @@ class Charge:
     group: str | None = None
 
 
-@dataclass(frozen=True)
-class NoiseRow:
-    """A noisy value to record: keyed datum and value tags (HMACs), kind, value, ε of one draw."""
+class NoiseRow(NamedTuple):
+    """A noisy value to record: keyed datum and value tags (HMACs), kind, value, ε of one draw.
+
+    A tuple of strings and numbers: the garbage collector stops tracking it, which matters when a batch of
+    releases holds hundreds of thousands of them until they are recorded."""
 
     datum: str
     value_tag: str
@@ -268,13 +270,21 @@ class Ledger:
         finally:
             connection.close()
 
-    def lookup_noise(self, datums: list[str]) -> dict[str, tuple[str, int]]:
-        """Stored ``datum -> (value_tag, noisy)`` for the given datum tags (read only)."""
+    def lookup_noise(self, datums: list[str], *, reader: sqlite3.Connection | None = None
+                     ) -> dict[str, tuple[str, int]]:
+        """Stored ``datum -> (value_tag, noisy)`` for the given datum tags (read only). ``reader``: an open
+        connection of :meth:`reader` to reuse (autocommit: each look-up sees what is committed at that moment)."""
+        if reader is not None:
+            return self._existing(reader, datums)
         connection = self._connect()
         try:
             return self._existing(connection, datums)
         finally:
             connection.close()
+
+    def reader(self) -> sqlite3.Connection:
+        """A connection for repeated read-only look-ups (the caller closes it)."""
+        return self._connect()
 
     def paid_charges(self, keys: list[str]) -> set[str]:
         """Which once-ever charge keys are already paid."""

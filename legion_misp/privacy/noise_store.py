@@ -28,6 +28,7 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .ledger import Charge, Ledger, NoiseRow
 from .mechanisms import PrivacyCost
@@ -40,7 +41,8 @@ class NoiseRequest:
     kind : mechanism family ("time", "numeric:counter", "sighting-node"...).
     identity : stable identity of the datum within its kind (uuids, tree node, time value).
     value : true value (int, after clamping).
-    draw : returns a fresh noisy value for ``value`` (called at most once per datum and release).
+    draw : ``draw(value)`` returns a fresh noisy value for the true ``value`` (called at most once per datum and
+        release; one callable can serve many requests, each call draws fresh noise).
     charge : what a first draw costs; ``redraw`` what a draw after a change costs (default: ``charge``).
     epsilon : ε of one draw of this datum (for the lifetime figure in ``legion budget show``).
     """
@@ -48,7 +50,7 @@ class NoiseRequest:
     kind: str
     identity: str
     value: int
-    draw: Callable[[], int]
+    draw: Callable[[int], int]
     charge: Charge
     epsilon: float
     redraw: Charge | None = None
@@ -99,11 +101,14 @@ class TransientBook:
 
     def resolve(self, requests: list[NoiseRequest]) -> Resolution:
         drawn: dict[tuple[str, str, int], int] = {}
-        keys = [(r.kind, r.identity, r.value) for r in requests]
-        for key, request in zip(keys, requests, strict=True):
-            if key not in drawn:
-                drawn[key] = int(request.draw())
-        return Resolution(values=[drawn[key] for key in keys], fresh=len(drawn),
+        values = []
+        for request in requests:
+            key = (request.kind, request.identity, request.value)
+            noisy = drawn.get(key)
+            if noisy is None:
+                noisy = drawn[key] = int(request.draw(request.value))
+            values.append(noisy)
+        return Resolution(values=values, fresh=len(drawn),
                           charges=_unique_charges([r.charge for r in requests]))
 
 
@@ -111,12 +116,16 @@ class _Keyed:
     def __init__(self, ledger: Ledger, *, create_key: bool = True):
         self.ledger = ledger
         self._key = ledger.store_key(create=create_key) or b""
+        self._keyed = hmac.new(self._key, digestmod=hashlib.sha256)  # copied per tag: the key is padded once
 
     def _tags(self, request: NoiseRequest) -> tuple[str, str]:
+        """HMAC-SHA256(store key, "d", kind, identity) and (…, "v", kind, identity, value), NUL-separated, hex."""
         name = f"{request.kind}\x00{request.identity}"
-        datum = hmac.new(self._key, b"d\x00" + name.encode(), hashlib.sha256).hexdigest()
-        value = hmac.new(self._key, f"v\x00{name}\x00{int(request.value)}".encode(), hashlib.sha256).hexdigest()
-        return datum, value
+        datum = self._keyed.copy()
+        datum.update(b"d\x00" + name.encode())
+        value = self._keyed.copy()
+        value.update(f"v\x00{name}\x00{int(request.value)}".encode())
+        return datum.hexdigest(), value.hexdigest()
 
 
 class PersistentBook(_Keyed):
@@ -146,6 +155,20 @@ class PersistentBook(_Keyed):
         self.reused = 0
         self._pending_rows: dict[str, NoiseRow] = {}
         self._pending_charges: list[Charge] = []
+        self._reader: Any = None  # one read connection for the look-ups between two flushes
+
+    def _lookup(self, datums: list[str]) -> dict[str, tuple[str, int]]:
+        if not self.defer:
+            return self.ledger.lookup_noise(datums)
+        if self._reader is None:
+            self._reader = self.ledger.reader()
+        return self.ledger.lookup_noise(datums, reader=self._reader)
+
+    def close(self) -> None:
+        """Close the read connection (a deferred book keeps one open between flushes)."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def _within_release(self, charge: Charge) -> Charge:
         """A once-ever charge whose parallel group this release already paid is recorded at no extra cost."""
@@ -156,7 +179,7 @@ class PersistentBook(_Keyed):
     def resolve(self, requests: list[NoiseRequest]) -> Resolution:
         tags = [self._tags(r) for r in requests]
         unknown = sorted({d for d, _ in tags if d not in self._pending_rows})
-        stored = self.ledger.lookup_noise(unknown) if unknown else {}
+        stored = self._lookup(unknown) if unknown else {}
         pending = self._pending_rows
         stored.update({d: (pending[d].value_tag, pending[d].noisy) for d, _ in tags if d in pending})
         values: dict[str, int] = {}
@@ -171,7 +194,7 @@ class PersistentBook(_Keyed):
                 values[datum] = found[1]
                 reused += 1
                 continue
-            rows[datum] = NoiseRow(datum, value_tag, request.kind, int(request.draw()), request.epsilon)
+            rows[datum] = NoiseRow(datum, value_tag, request.kind, int(request.draw(request.value)), request.epsilon)
             charges.append(request.charge if found is None else (request.redraw or request.charge))
         event_charges = _unique_charges(charges)
         self.fresh += len(rows)
@@ -203,6 +226,7 @@ class PersistentBook(_Keyed):
         """Record and pay the pending noise (one transaction). Returns True when another process had recorded a
         different value for some datum first: the events resolved since the last flush must be sanitised again
         (they will now republish the stored values)."""
+        self.close()
         rows, charges = list(self._pending_rows.values()), self._pending_charges
         self._pending_rows, self._pending_charges = {}, []
         committed = self._commit(rows, charges)

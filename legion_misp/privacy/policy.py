@@ -171,9 +171,13 @@ PRIVACY_KEYS: tuple[Key, ...] = (
         check=_is_regex_list),
     Key("internal_hostnames", list, [], "Short host names of the organisation, matched as whole words anywhere (in "
         "addition to those learned from its data).", check=_is_str_list),
-    Key("learn_hostnames_from_store", bool, True, "Before a release, learn short host names from every event of "
-        "the configured store (first labels of internal FQDNs, names paired with internal addresses), not only from "
-        "the events being released."),
+    Key("learn_hostnames_from_store", bool, True, "Before a release, learn short host names from the whole "
+        "configured store (first labels of internal FQDNs, names paired with internal addresses), not only from "
+        "the events being released: a feed store is read whole, a MISP store searched incrementally."),
+    Key("learned_hostnames_path", str, "data/learned-hostnames.sqlite", "With store.kind = 'misp': SQLite file "
+        "(created 0600, relative to the config file) keeping the host names learned from the MISP store and the "
+        "high-water marks of the last learn, so each release asks MISP only for what changed. Private: never "
+        "shared."),
 )
 
 # The federation-wide pseudonym key sits in [federation] (every member holds the same one).

@@ -122,6 +122,8 @@ def sanitize_events(source: EventSource, sink: EventSink | None, sanitizer: Sani
     finally:
         if skip is not None:
             skip.save()
+        if isinstance(book, PersistentBook):
+            book.close()
         _settle(summary, book)
     return summary
 

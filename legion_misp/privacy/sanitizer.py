@@ -1,7 +1,8 @@
 """Turn one MISP event into the copy that may leave the organisation (or None), with a report of every change.
 
 :meth:`Sanitizer.sanitize` is pure apart from drawing noise: it never mutates its input, reads no clock or file and
-writes nothing (``Sanitizer.from_config`` reads the local feed store once to learn host names). The order of work
+writes nothing (``Sanitizer.from_config`` learns host names from the configured store once: the whole feed
+directory, or an incremental attribute search of MISP). The order of work
 for an event:
 
 1. **Input check**: structure, known attribute types, distribution present (:class:`SanitizeInputError` otherwise);
@@ -35,7 +36,7 @@ import ipaddress
 import logging
 import re
 import uuid as uuid_module
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ from ..timeutil import is_date, parse_time
 from . import continual, fields, gates
 from .continual import ContinualCountMechanism
 from .detectors import SEGMENT_KINDS
+from .hostname_store import store_hostnames
 from .hostnames import learn_from, learn_hostnames
 from .ledger import Charge
 from .mechanisms import (
@@ -169,14 +171,15 @@ class Sanitizer:
             raise ConfigError(f"[federation] pseudonym_key: {exc}") from exc
         sanitizer = cls(policy, pseudonymizer=pseudonymizer, noise=SeededNoise(seed) if seed is not None else None)
         if policy.learn_hostnames_from_store:
-            sanitizer.learn_hostnames(_local_store_events(config))
+            sanitizer.protected_ = sanitizer.protected_.derive(hostnames=store_hostnames(config, policy.organisation))
         return sanitizer
 
     def learn_hostnames(self, events: Any) -> int:
         """Learn the organisation's short host names from ``events`` (e.g. its whole store) for every later event.
 
-        Returns how many names are now known. ``Sanitizer.from_config`` does this with the configured feed store
-        when ``privacy.learn_hostnames_from_store`` is true.
+        Returns how many names are now known. ``Sanitizer.from_config`` learns from the configured store (feed or
+        MISP, :func:`~legion_misp.privacy.hostname_store.store_hostnames`) when
+        ``privacy.learn_hostnames_from_store`` is true.
         """
         learned = learn_from(events, self.policy.organisation)
         self.protected_ = self.protected_.derive(hostnames=learned)
@@ -637,15 +640,19 @@ class Sanitizer:
         kind_nodes = [[(f"/{kind_index}/{level}/{index}", bounds, charge)
                        for (level, index), bounds, charge in zip(nodes, node_ranges, node_charges, strict=True)]
                       for kind_index in (0, 1)]
-        append, add, epsilon = requests.append, lazy.add, tree.epsilon
+        append, draw, epsilon = requests.append, lazy.noisy, tree.epsilon
+        unsighted = [(suffix, charge) for suffixes in kind_nodes for suffix, _, charge in suffixes]
         for original, clean in work.shared_attributes:
-            steps = _sighting_steps(original, step, event_block, origin_step, end_step, work.timestamp)
             prefix = str(clean.get("uuid"))
+            if not original.get("Sighting"):  # every node counts 0 (most attributes): no step arithmetic
+                requests += [NoiseRequest("sighting-node", prefix + suffix, 0, draw, charge, epsilon, redraw)
+                             for suffix, charge in unsighted]
+                continue
+            steps = _sighting_steps(original, step, event_block, origin_step, end_step, work.timestamp)
             for kind_steps, suffixes in zip(steps, kind_nodes, strict=True):
                 for suffix, (low, high), charge in suffixes:
                     count = sum(1 for at in kind_steps if low <= at < high) if kind_steps else 0
-                    append(NoiseRequest("sighting-node", prefix + suffix, count, partial(add, count, len(requests)),
-                                        charge, epsilon, redraw))
+                    append(NoiseRequest("sighting-node", prefix + suffix, count, draw, charge, epsilon, redraw))
         per_attribute = 2 * len(nodes)
         work.report.mechanisms.append("sighting-counts")
 
@@ -658,12 +665,12 @@ class Sanitizer:
 
     def _sighting_outcome(self, original: dict[str, Any], clean: dict[str, Any], work: _Work, seen: int,
                           false_positive: int) -> None:
+        if not work.dry_run and max(seen, false_positive) < work.sighting_threshold:
+            return  # most attributes: nothing to release, nothing to report
         target = f"sightings of attribute {clean.get('uuid', '?')}"
         if work.dry_run:
             work.report.add("noised", target, "would be released as continual noisy counts (the threshold is "
                             "decided on the noisy count, which a dry run never draws)")
-            return
-        if max(seen, false_positive) < work.sighting_threshold:
             return
         summary = self._sighting_summary(clean, seen, false_positive, clean.get("timestamp") or work.timestamp)
         work.summaries.append(summary)
@@ -681,7 +688,7 @@ class Sanitizer:
             value = int(np.clip(round(float(clean["value"])), bounds.lower, bounds.upper))
             requests.append(NoiseRequest(
                 kind=f"numeric:{clean['type']}", identity=str(clean.get("uuid")), value=value,
-                draw=partial(_draw_numeric, mechanism, value, self.noise), epsilon=mechanism.epsilon,
+                draw=partial(_draw_numeric, mechanism, self.noise), epsilon=mechanism.epsilon,
                 charge=Charge("clamped-numeric", self.policy.numeric_epsilon)))
         work.report.mechanisms.append("clamped-numeric")
 
@@ -708,7 +715,7 @@ class Sanitizer:
         charge = Charge(name, cost.epsilon, cost.delta)
         ends: list[tuple[int | None, int | None]] = [self._time_ends(clean, extra, kind) for clean, extra in pairs]
         requests = [NoiseRequest(kind=kind, identity=f"{work.report.event_uuid}/{moment}", value=moment,
-                                 draw=partial(_draw_time, mechanism, moment, self.noise),
+                                 draw=partial(_draw_time, mechanism, self.noise),
                                  epsilon=cost.epsilon / 2, charge=charge)
                     for first, last in ends for moment in (first, last) if moment is not None]
         work.report.mechanisms.append(name)
@@ -849,23 +856,6 @@ def _keeps_indicator(value: str, placeholder: str) -> bool:
     return sum(c.isalnum() for c in rest) >= 3
 
 
-def _local_store_events(config: Config) -> Iterator[dict[str, Any]]:
-    """Every event of the configured store when it is a local feed, streamed (a MISP store is not pulled whole for
-    this). Learning is best effort: a broken or missing store yields nothing more."""
-    from ..stores import FeedStore
-
-    store = config.section("store")
-    if store.get("kind") != "feed" or not store.get("path"):
-        return
-    path = config.resolve_path(store["path"])
-    if not path.is_dir():
-        return
-    try:
-        yield from FeedStore(path, create=False).query(on_error=lambda *_: None)
-    except Exception as exc:  # a broken store must not stop a release; its events are still checked one by one
-        log.warning("host names not learned from the store %s: %s", path, type(exc).__name__)
-
-
 def _build_mechanisms(policy: Policy) -> dict[str, Any]:
     mechanisms: dict[str, Any] = {}
     if policy.sightings == "noise":
@@ -912,11 +902,11 @@ def _sighting_steps(attribute: dict[str, Any], step: int, event_block: int, orig
     return steps
 
 
-def _draw_numeric(mechanism: ClampedNumericMechanism, value: int, noise: NoiseSource) -> int:
+def _draw_numeric(mechanism: ClampedNumericMechanism, noise: NoiseSource, value: int) -> int:
     return int(mechanism.release(np.array([value]), noise)[0])
 
 
-def _draw_time(mechanism: BoundedTimestampPairMechanism, moment: int, noise: NoiseSource) -> int:
+def _draw_time(mechanism: BoundedTimestampPairMechanism, noise: NoiseSource, moment: int) -> int:
     return int(moment) + int(mechanism.truncated_noise(noise, 1)[0])
 
 

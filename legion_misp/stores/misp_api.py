@@ -3,7 +3,9 @@
 Tested against a real MISP 2.5.1 (``tests/misp/``). Endpoints: ``POST /events/restSearch`` (``timestamp``,
 ``tags``, ``uuid``, ``metadata``, ``page``, ``limit``), ``POST /events/add/metadata:1`` and
 ``POST /events/edit/<uuid>/metadata:1`` (MISP answers with the event's metadata, not the whole event),
-``POST /tags/removeTagFromObject``, ``POST /sightings/add/<attribute uuid>``, ``POST /events/delete/<uuid>``.
+``POST /tags/removeTagFromObject``, ``POST /sightings/add/<attribute uuid>``, ``POST /events/delete/<uuid>``,
+``POST /attributes/restSearch`` (:meth:`MispApiStore.search_attributes`: one page of attributes, for the host-name
+learner of :mod:`legion_misp.privacy.hostname_store`).
 
 What MISP does that a naive client trips over, and what this store does about it:
 
@@ -77,6 +79,8 @@ class MispApiStore(EventStore):
         self.parallel_adds = parallel_adds
         self._known: set[str] | None = None  # inside batch(): uuids of every event MISP holds
         self._adds: AddQueue | None = None  # inside batch(): the background writers adding new events
+        self.server_time: float | None = None  # MISP's clock (its HTTP Date header) at the last answer
+        self.requests = 0  # HTTP requests sent (benchmarks and tests of the incremental learner)
 
     def __repr__(self) -> str:
         return f"MispApiStore({self.url!r})"
@@ -124,6 +128,22 @@ class MispApiStore(EventStore):
 
     def get(self, event_uuid: str) -> dict[str, Any] | None:
         return self._existing([event_uuid]).get(event_uuid)
+
+    def search_attributes(self, filters: dict[str, Any], *, page: int, limit: int) -> list[dict[str, Any]]:
+        """One page of ``POST /attributes/restSearch`` (flat attributes, each with a small ``Event`` header).
+
+        ``filters`` are MISP's (``type``, ``value`` with ``%`` wildcards, ``timestamp``, ``order``...). MISP applies
+        its ``timestamp`` filter to the attribute's own timestamp, and keeps the timestamp an added or synchronised
+        event carries (an event imported today can hold last year's timestamps). Deleted attributes are not returned.
+        """
+        body = {**filters, "page": page, "limit": limit, "returnFormat": "json"}
+        answer = self._request("POST", "attributes/restSearch", body)
+        rows = answer.get("response", answer) if isinstance(answer, dict) else answer
+        rows = rows.get("Attribute", []) if isinstance(rows, dict) else rows
+        if not isinstance(rows, list):
+            raise StoreError("unexpected attribute restSearch answer (not a list of attributes)",
+                             location=f"{self.url}/attributes/restSearch")
+        return [row for row in rows if isinstance(row, dict)]
 
     def _existing(self, uuids: list[str]) -> dict[str, dict[str, Any]]:
         """MISP's copies of these events (absent ones are simply missing): one restSearch per page of uuids."""
@@ -305,11 +325,13 @@ class MispApiStore(EventStore):
 
     def _request(self, method: str, path: str, body: Any, *, event_uuid: str | None = None) -> Any:
         location = f"{self.url}/{path}"
+        self.requests += 1
         try:
             response = self._misp._prepare_request(method, path, data=body)
         except OSError as exc:
             raise StoreError(f"MISP unreachable: {type(exc).__name__}", location=location,
                              event_uuid=event_uuid) from exc
+        self.server_time = _http_date(response.headers.get("Date")) or self.server_time
         try:
             answer = response.json()
         except ValueError:
@@ -441,6 +463,16 @@ def _user_rights(misp: Any) -> _UserRights:
         raise StoreError(f"cannot read the API key's user: HTTP {response.status_code}",
                          location=f"{misp.root_url}users/view/me")
     return _UserRights(me.get("User") or {}, me.get("Role") or {}, me.get("Organisation") or {})
+
+
+def _http_date(value: Any) -> float | None:
+    """An HTTP ``Date`` header as epoch seconds, or None."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(str(value)).timestamp() if value else None
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def _error_text(body: Any) -> str:

@@ -7,6 +7,7 @@ and its Debian packages missing. Every test module starts from the same database
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from legion_misp.secrets import Secret
 from legion_misp.stores.misp_api import MispApiStore
 from tests.support.misp_kit import REPO, MispInstance, start_misp, unavailable_reason
+from tests.support.misp_ui import MispBrowser
 
 KEY_ENV = "LEGION_TEST_REAL_MISP_KEY"
 
@@ -42,6 +44,17 @@ def misp_fresh(misp_instance: MispInstance) -> MispInstance:
 @pytest.fixture
 def misp(misp_fresh: MispInstance):
     return misp_fresh.pymisp()
+
+
+@pytest.fixture(scope="module")
+def misp_browser(misp_fresh: MispInstance) -> MispBrowser:
+    """The admin logged in to MISP's web interface, with a password set over the API (as a user would), for what
+    MISP 2.5.1 offers only there (tests/support/misp_ui.py)."""
+    misp = misp_fresh.pymisp()
+    password = secrets.token_urlsafe(18) + "aA1!"
+    answer = misp.change_user_password(password)
+    assert "errors" not in answer, answer
+    return MispBrowser(misp_fresh.url, misp.get_user(pythonify=True).email, password)
 
 
 @pytest.fixture

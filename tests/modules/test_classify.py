@@ -43,6 +43,21 @@ def test_spam_and_ham_get_opposite_verdicts(model_path):
     assert spam_obj["ObjectReference"][0]["relationship_type"] == "annotates"
 
 
+def test_verdict_only_never_the_message_again(model_path):
+    """No echo of the input: MISP 2.5.1 saves an echoed attribute as a duplicate (refused, with an error on the
+    result page) and the hover popover would show the whole message again. The tag sits on the verdict."""
+    config = {"model_path": str(model_path)}
+    attribute = _attribute("email-body", SPAM)
+    for request in ({"attribute": attribute, "event_id": "7", "config": config},  # enrichment
+                    {"attribute": attribute, "config": config}):  # hover (hoverEnrichment sends no event_id)
+        answer = classify.dict_handler(request)
+        assert list(answer["results"]) == ["Object"] and SPAM[:30] not in json.dumps(answer)
+        values, obj = _verdict(answer)
+        assert values["verdict"] == "compromised"
+        assert obj["Attribute"][0]["Tag"] == [{"name": 'legion:verdict="compromised"'}]
+        assert obj["ObjectReference"] == [{"referenced_uuid": attribute["uuid"], "relationship_type": "annotates"}]
+
+
 def test_verdict_object_matches_its_template(model_path):
     template = json.loads((TEMPLATE / "definition.json").read_text())
     values, obj = _verdict(classify.dict_handler({"attribute": _attribute("text", SPAM),
@@ -66,6 +81,12 @@ def test_email_object_enrichment_and_tag(model_path):
     assert values["verdict"] == "compromised"
     assert obj["ObjectReference"][0]["referenced_uuid"] == email_object["uuid"]
     assert {"name": 'legion:verdict="compromised"'} in obj["Attribute"][0]["Tag"]
+    # every attribute has its own uuid (MISP's result page keys rows by it); the comment MISP stores is ours,
+    # never its default (the enriched value: the whole message on the API path)
+    uuids = [a["uuid"] for a in obj["Attribute"]]
+    assert len(set(uuids)) == len(uuids) == len(obj["Attribute"]) and all(uuid.UUID(u) for u in uuids)
+    assert obj["comment"].startswith("legion_classify: compromised") and SPAM[:20] not in obj["comment"]
+    assert answer["comment"] == obj["comment"]
 
 
 def test_bad_inputs_and_settings(model_path, tmp_path):

@@ -201,7 +201,7 @@ def test_empirical_audit_of_the_persistent_path_five_republications(tmp_path: Pa
     def means(value: int, book_factory, seed: int) -> np.ndarray:
         noise = SeededNoise(seed)
         requests = [NoiseRequest(kind="numeric:counter", identity=str(i), value=value,
-                                 draw=lambda: int(mechanism.release(np.array([value]), noise)[0]),
+                                 draw=lambda v: int(mechanism.release(np.array([v]), noise)[0]),
                                  charge=Charge("clamped-numeric", mechanism.epsilon), epsilon=mechanism.epsilon)
                     for i in range(datums)]
         return np.mean([book_factory().resolve(requests).values for _ in range(5)], axis=0)

@@ -208,3 +208,49 @@ def test_cli_budget_show_covers_the_noise_store_and_comes_back(tmp_path: Path) -
     document = json.loads(as_json.communicate(timeout=120)[0])
     assert document["noise_store"]["kinds"]["time"]["values"] == 1
     assert document["comes_back"][0]["epsilon"] == pytest.approx(document["spent_epsilon"])
+
+
+# ---- noise store keys and look-ups ---------------------------------------------------------------------------------
+
+def _request(identity: str, value: int, draws: list[int]):
+    from legion_misp.privacy.ledger import Charge
+    from legion_misp.privacy.noise_store import NoiseRequest
+
+    def draw(v: int) -> int:
+        draws.append(v)
+        return v + 1000 + len(draws)
+    return NoiseRequest(kind="numeric:counter", identity=identity, value=value, draw=draw,
+                        charge=Charge("clamped-numeric", 0.25), epsilon=0.25)
+
+
+def test_datum_tags_stay_the_documented_hmacs(tmp_path: Path) -> None:
+    """A store written by an earlier version must keep matching: the tags are HMAC-SHA256 under the store key of
+    'd\\0kind\\0identity' and 'v\\0kind\\0identity\\0value', in hex."""
+    import hashlib
+    import hmac
+
+    from legion_misp.privacy.noise_store import PersistentBook
+
+    ledger = Ledger(tmp_path / "l.sqlite", budget_epsilon=10.0)
+    book = PersistentBook(ledger, what="t", scope="t")
+    key = ledger.store_key()
+    datum, value = book._tags(_request("attr-1", 42, []))
+    assert datum == hmac.new(key, b"d\x00numeric:counter\x00attr-1", hashlib.sha256).hexdigest()
+    assert value == hmac.new(key, b"v\x00numeric:counter\x00attr-1\x0042", hashlib.sha256).hexdigest()
+
+
+def test_a_deferred_book_sees_noise_another_process_recorded_after_its_first_look_up(tmp_path: Path) -> None:
+    """The deferred book keeps one read connection between flushes; each look-up still sees what was committed
+    by then, so a datum another release recorded meanwhile is republished, not drawn again."""
+    from legion_misp.privacy.noise_store import PersistentBook
+
+    path = tmp_path / "l.sqlite"
+    deferred = PersistentBook(Ledger(path, budget_epsilon=10.0), what="a", scope="a", defer=True)
+    draws: list[int] = []
+    deferred.resolve([_request("first", 1, draws)])  # opens the read connection
+    other = PersistentBook(Ledger(path, budget_epsilon=10.0), what="b", scope="b")
+    recorded = other.resolve([_request("shared", 7, [])]).values[0]
+    assert deferred.resolve([_request("shared", 7, draws)]).values == [recorded]
+    assert draws == [1]  # only "first" was drawn by the deferred book
+    assert not deferred.flush()
+    deferred.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import json
 import secrets
 import time
 
@@ -231,6 +232,29 @@ def test_sighting_counts_are_released_only_as_noisy_summaries(policy: Policy) ->
     assert len(summaries) == 1  # the quiet attribute's noisy zero stays below the threshold with this seed
     assert report.cost.epsilon == pytest.approx(policy.sightings_epsilon)
     assert "sighting-counts" in report.mechanisms
+
+
+def test_sighting_summary_matches_its_object_template(policy: Policy) -> None:
+    """The template admins install in MISP (legion_misp/data/objects/legion-sighting-summary/definition.json)."""
+    from pymisp import MISPObject
+
+    from legion_misp.privacy.sanitizer import SIGHTING_SUMMARY_TEMPLATE_UUID
+    from tests.helpers import REPO
+
+    folder = REPO / "legion_misp" / "data" / "objects"
+    template = json.loads((folder / "legion-sighting-summary" / "definition.json").read_text())
+    sanitizer = Sanitizer(policy, pseudonymizer=Pseudonymizer(bytes.fromhex(FEDERATION_KEY)), noise=SeededNoise(11))
+    out, _ = sanitizer.sanitize(event(attribute("ip-dst", "203.0.113.7", Sighting=recent_sightings(200))))
+    summary = next(o for o in out["Object"] if o["name"] == "legion-sighting-summary")
+    assert summary["template_uuid"] == template["uuid"] == SIGHTING_SUMMARY_TEMPLATE_UUID
+    assert summary["template_version"] == str(template["version"])
+    kinds = {a["object_relation"]: a["type"] for a in summary["Attribute"]}
+    assert set(template["required"]) <= set(kinds) <= set(template["attributes"])
+    assert all(template["attributes"][r]["misp-attribute"] == kind for r, kind in kinds.items())
+    rebuilt = MISPObject("legion-sighting-summary", misp_objects_path_custom=str(folder))
+    for a in summary["Attribute"]:
+        rebuilt.add_attribute(a["object_relation"], value=a["value"])
+    assert rebuilt.to_dict(strict=True)["template_uuid"] == summary["template_uuid"]  # strict: required all there
 
 
 def test_noisy_sighting_counts_vary_around_the_truth(policy: Policy) -> None:
