@@ -2,7 +2,7 @@
 
 Setup (reported, not the target): a feed of 10,000 synthetic events × 10 attributes (indicators, one with
 sightings and first/last seen, a counter), a fresh ledger, and a first real release through
-:func:`legion_misp.privacy.release.sanitize_events` with persistent noise (OpenDP secure sampler).
+:func:`legion_misp.privacy.release.sanitize_events` with persistent noise (the secure exact sampler).
 
 Measured in the same run:
 

@@ -10,7 +10,7 @@ timed in alternating chunks of 25 events (sanitise 25, convert the same 25, ...)
 
 Target: sanitising costs at most 10 % of the conversion time. Since the continual (binary-tree) sighting counter,
 every shared attribute draws about 7 noise samples (2 sighting types × the tree nodes of the last 32–64 days)
-instead of 2; they come from the vectorised exact sampler (:mod:`legion_misp.privacy.sampling`, ~0.3 µs a sample
+instead of 2; they come from the vectorised exact sampler (:mod:`legion_misp.privacy.sampling`, ~0.2-0.6 µs a sample
 instead of ~6.6 µs through OpenDP's measurement), and every timed event draws fresh noise (the pool is emptied after
 the warm-up). The noise store then makes every later release of an unchanged datum free (``bench_release``).
 

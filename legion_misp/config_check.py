@@ -138,7 +138,10 @@ def _data_folders(config: Config) -> dict[str, Path]:
     if config.section("store")["kind"] == "feed":
         folders["store.path"] = config.resolve_path(config.section("store")["path"])
     if "privacy" in config.sections:
-        folders["privacy.out_path"] = config.resolve_path(config.section("privacy")["out_path"])
+        privacy = config.section("privacy")
+        folders["privacy.out_path"] = config.resolve_path(privacy["out_path"])
+        if config.section("store")["kind"] == "misp" and privacy["learn_hostnames_from_store"]:
+            folders["privacy.learned_hostnames_path"] = config.resolve_path(privacy["learned_hostnames_path"]).parent
     if "sync" in config.sections:
         folders["sync.state_path"] = config.resolve_path(config.section("sync")["state_path"]).parent
     return folders

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 
 import pytest
 
@@ -57,3 +58,37 @@ def test_sigint_at_each_stage_leaves_no_process(stage, tmp_path):
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, f"processes left running after SIGINT at stage {stage}: {left}"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped exception
+def test_a_signal_python_swallows_in_a_weakref_callback_still_stops_the_demo(tmp_path):
+    """A KeyboardInterrupt raised while Python runs a weakref/GC callback is printed and dropped ("Exception
+    ignored in ..."): the demo raises it again before the next stage instead of running on."""
+    from legion_misp.cli.demo_cmd import _Interrupts
+    from legion_misp.demo import DemoContext, StageResult, run_demo
+
+    interrupts = _Interrupts()
+    ran = []
+
+    def signal_lands_in_a_callback(ctx):
+        ran.append("first")
+
+        class Thing:
+            pass
+
+        thing = Thing()
+        watcher = weakref.ref(thing, lambda _ref: interrupts.handle(signal.SIGINT, None))
+        del thing  # the callback raises KeyboardInterrupt; Python reports it on stderr and carries on
+        assert watcher() is None
+        return StageResult("first")
+
+    def second(ctx):
+        ran.append("second")
+        return StageResult("second")
+
+    context = DemoContext(out_dir=tmp_path, events_dir=tmp_path, echo=lambda _line: None,
+                          checkpoint=interrupts.checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        run_demo(context, [("first", signal_lands_in_a_callback), ("second", second)])
+    assert ran == ["first"]
+    assert interrupts.received == signal.SIGINT

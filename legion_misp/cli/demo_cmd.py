@@ -17,20 +17,33 @@ from ..errors import EXIT_ITEM_FAILURES
 from .extras import require_extra
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (systemd, timeout, kill) unwinds like Ctrl-C, so every stage stops the servers it started."""
-    def interrupt(signum: int, frame: object) -> None:
+class _Interrupts:
+    """Ctrl-C and SIGTERM (systemd, timeout, kill) unwind as KeyboardInterrupt, so every stage stops the servers
+    it started. Python drops an exception raised while it runs a garbage-collector or weakref callback ("Exception
+    ignored in ..."), so a signal landing there would be lost: :meth:`checkpoint` raises it again between stages."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def handle(self, signum: int, frame: object) -> None:
+        self.received = signum
         raise KeyboardInterrupt
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def checkpoint(self) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {number: signal.signal(number, self.handle) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 @click.command()
@@ -55,10 +68,11 @@ def demo(ctx: click.Context, out_dir: str, events_dir: str | None, misp: str | N
     events = Path(events_dir) if events_dir else default_events_dir()
     if not events.is_dir():
         raise click.UsageError(f"example events not found at {events}; pass --events DIR")
-    context = DemoContext(out_dir=Path(out_dir), events_dir=events, echo=click.echo)
+    interrupts = _Interrupts()
+    context = DemoContext(out_dir=Path(out_dir), events_dir=events, echo=click.echo, checkpoint=interrupts.checkpoint)
     context.out_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_sigterm_as_interrupt())
+        stack.enter_context(interrupts.installed())
         if misp is not None:
             from ..demo.misp import misp_store
 

@@ -24,7 +24,7 @@ from ..timeutil import parse_duration
 from .context import state
 from .progress import Bar, progress_bar
 
-SEED_HELP = ("TESTS ONLY, NOT PRIVATE: draw noise from a seeded numpy generator instead of OpenDP's secure sampler. "
+SEED_HELP = ("TESTS ONLY, NOT PRIVATE: draw noise from a seeded numpy generator instead of the secure exact sampler. "
              "Refused unless --dry-run (which draws no noise anyway) or the test suite sets "
              "LEGION_ALLOW_TEST_SEED=1.")
 TEST_SEED_VARIABLE = "LEGION_ALLOW_TEST_SEED"

@@ -31,6 +31,8 @@ class DemoContext:
     echo: Callable[[str], None] = print
     data: dict[str, Any] = field(default_factory=dict)  # what stages hand to later stages
     report: HtmlReport = field(default_factory=lambda: HtmlReport("legion-misp demo federation"))
+    # Called between stages: raises KeyboardInterrupt for a Ctrl-C that Python swallowed (see cli.demo_cmd).
+    checkpoint: Callable[[], None] = lambda: None
 
     def __post_init__(self) -> None:
         # Absolute from the start: stages write these paths into member configurations, which resolve relative
@@ -57,6 +59,7 @@ def run_demo(ctx: DemoContext, stages: list[tuple[str, Stage]]) -> list[StageRes
         ctx.echo(f"[{index}/{len(stages)}] {title} ...")
         started = time.perf_counter()
         result = stage(ctx)
+        ctx.checkpoint()
         result.seconds = time.perf_counter() - started
         results.append(result)
         ctx.echo(f"      {'done' if result.ok else 'FAILED'} in {result.seconds:.1f} s")

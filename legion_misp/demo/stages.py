@@ -81,7 +81,7 @@ def _demo_pseudonym_key(out_dir: Path) -> bytes:
 
 
 def sanitize_examples(ctx: DemoContext) -> StageResult:
-    """Sanitise the local store into demo-output/feed-shared with OpenDP's secure noise and a demo-only ledger.
+    """Sanitise the local store into demo-output/feed-shared with secure exact noise and a demo-only ledger.
 
     No longer one of :data:`STAGES`: the federation stage sanitises every member's feed with its own ledger (and
     reuses :func:`_report_sanitize` for member-7f3a). Kept as the single-organisation building block."""

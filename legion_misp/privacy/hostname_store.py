@@ -9,7 +9,7 @@ sanitiser knows ``ws0451`` is ours; the knowledge often sits in another event (`
   (:func:`~legion_misp.privacy.hostnames.learn_from`); local files, no cache, best effort.
 - **MISP** (``store.kind = "misp"``): :class:`MispHostnameLearner`, attribute-level searches
   (``POST /attributes/restSearch``), never a full event pull, kept up to date incrementally in a local SQLite file
-  (``privacy.learned_hostnames_path``, mode 0600).
+  (``privacy.learned_hostnames_path``, mode 0600), per MISP URL and API user (each sees what MISP's ACL shows it).
 
 What the MISP learner asks for (the same sources as :func:`~legion_misp.privacy.hostnames.learn_hostnames`):
 ``domain|ip`` attributes (their address is judged locally, in every notation, against the internal and own
@@ -186,9 +186,9 @@ class MispHostnameLearner:
 
     def update(self) -> LearnRun:
         """Learn what changed in MISP since the last run (everything the first time) and return the run, whose
-        ``names`` are all the names known for this store. The searches run side by side (a quiet run costs about
-        one round trip)."""
-        store_key, fingerprint = self.store.url, self.fingerprint()
+        ``names`` are all the names known for this store. The searches run side by side (four small requests when
+        nothing changed). Learned state is kept per MISP URL and user (another key may see other events)."""
+        store_key, fingerprint = f"{self.store.url} user {getattr(self.store, 'user_id', '')}", self.fingerprint()
         known = self.cache.load(store_key, fingerprint)
         run = LearnRun(full=known is None)
         names, marks = known if known is not None else (set(), {})

@@ -36,12 +36,14 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..errors import LegionError
+
 RandomBytes = Callable[[int], bytes]
 _LIMIT = 1 << 62  # bounds and parts of the scale stay below this, so every sum fits in an int64
 _INT64_MAX = (1 << 63) - 1
 
 
-class UnsupportedScale(ValueError):
+class UnsupportedScale(LegionError, ValueError):
     """The scale's exact rational form does not fit the vectorised sampler (use OpenDP's)."""
 
 

@@ -125,7 +125,7 @@ class Sanitizer:
     pseudonymizer : Pseudonymizer or None, default=None
         Keyed pseudonyms; required when ``policy.pseudonymise_types`` is not empty.
     noise : NoiseSource or None, default=None
-        Where noise comes from; None means OpenDP's secure sampler (:class:`SecureNoise`).
+        Where noise comes from; None means the secure exact sampler (:class:`SecureNoise`).
 
     Attributes
     ----------

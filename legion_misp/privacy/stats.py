@@ -79,7 +79,7 @@ class StatisticsRelease:
     policy : Policy
         ``stats_*`` keys: ε, δ, threshold, contribution bound, tag namespaces, distribution.
     noise : NoiseSource or None, default=None
-        None means OpenDP's secure sampler.
+        None means the secure exact sampler (:class:`SecureNoise`).
 
     Attributes
     ----------

@@ -76,6 +76,7 @@ class MispApiStore(EventStore):
             log.warning("TLS certificate verification is OFF for %s: use only in a lab", self.url)
         self._misp = _connect(self.url, api_key, ca_bundle or verify_tls, timeout)
         self._user = _user_rights(self._misp)
+        self.user_id = self._user.user_id  # whose view of MISP this store reads (MISP's ACL)
         self.parallel_adds = parallel_adds
         self._known: set[str] | None = None  # inside batch(): uuids of every event MISP holds
         self._adds: AddQueue | None = None  # inside batch(): the background writers adding new events

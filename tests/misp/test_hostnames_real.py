@@ -63,7 +63,7 @@ def _marks(tmp_path: Path, config) -> dict:
     cache = HostnameCache(tmp_path / "state" / "hosts.sqlite")
     try:
         learner = MispHostnameLearner(store, config.organisation, cache)
-        loaded = cache.load(store.url, learner.fingerprint())
+        loaded = cache.load(f"{store.url} user {store.user_id}", learner.fingerprint())
     finally:
         cache.close()
     assert loaded is not None

@@ -94,3 +94,15 @@ def test_an_unusable_cache_file_falls_back_to_memory(tmp_path: Path) -> None:
         assert cache.load("https://misp", "fp") == ({"finsrv42"}, {"pairs": Mark(1, 1)})
     finally:
         cache.close()
+
+
+def test_config_check_prepares_the_cache_folder_for_a_misp_store(tmp_path: Path) -> None:
+    from legion_misp.config_check import prepare_files
+
+    config_path = _config_with_store(tmp_path, tmp_path / "store")
+    text = config_path.read_text(encoding="utf-8").replace(
+        'kind = "feed"', 'kind = "misp"\nurl = "https://misp.example"\napi_key = "env:LEGION_TEST_UNUSED_KEY"', 1)
+    text = text.replace("[privacy]", '[privacy]\nlearned_hostnames_path = "private/hosts.sqlite"', 1)
+    config_path.write_text(text, encoding="utf-8")
+    lines = prepare_files(load_config(config_path), create=False)
+    assert f"mkdir -p {tmp_path / 'private'}" in lines

@@ -67,7 +67,7 @@ def test_secure_opendp_noise_matches_the_stated_scale() -> None:
 def test_seeded_noise_is_reproducible_and_secure_noise_is_not_labelled_as_such() -> None:
     assert np.array_equal(SeededNoise(1).discrete_laplace(3.0, 50), SeededNoise(1).discrete_laplace(3.0, 50))
     assert not SeededNoise(1).secure and "not private" in SeededNoise(1).description
-    assert SecureNoise().secure and "OpenDP" in SecureNoise().description
+    assert SecureNoise().secure and "OpenDP" in SecureNoise().description and "os.urandom" in SecureNoise().description
 
 
 def test_clamping_holds_for_values_far_outside_the_bounds() -> None:
