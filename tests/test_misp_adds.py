@@ -144,3 +144,37 @@ def test_waiting_for_the_same_uuid_raises_its_failure():
     with pytest.raises(StoreError, match="HTTP 500"):
         queue.wait_for(event["uuid"])
     assert queue.close() == []  # reported once, to the caller who waited
+
+
+def _sharing(count: int, value: str = "shared.example") -> list[dict]:
+    events = [_event(f"e{i}", i) for i in range(count)]
+    for event in events:
+        event["Attribute"][1].update(value=value, type="domain")
+    return events
+
+
+def test_a_value_misp_blocks_during_the_batch_stops_holding_adds_back():
+    recorder = _Recorder(delay=0.02)
+    readings = []
+
+    def over_correlating():  # MISP's list: the shared value is blocked once three adds finished
+        readings.append(len(recorder.done))
+        return {"shared.example"} if len(recorder.done) >= 3 else {"other.example"}
+
+    queue = AddQueue(recorder, writers=3, location="test", correlation=CorrelationSettings(limit=100, advanced=False),
+                     over_correlating=over_correlating, refresh_every=2)
+    for event in _sharing(12):
+        queue.submit(event)
+    assert queue.close() == []
+    assert recorder.overlaps  # parallel long before 100 holders
+    assert len(readings) < 12  # read at batch start, then at most once every two finished adds
+
+
+def test_a_value_blocked_before_the_batch_may_be_stale_and_still_holds_adds_back():
+    recorder = _Recorder(delay=0.01)
+    queue = AddQueue(recorder, writers=3, location="test", correlation=CorrelationSettings(limit=100, advanced=False),
+                     over_correlating=lambda: {"shared.example"}, refresh_every=1)
+    for event in _sharing(8):
+        queue.submit(event)
+    queue.close()
+    assert recorder.overlaps == set()  # its attributes may have been deleted since: MISP could correlate it again

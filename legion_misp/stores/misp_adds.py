@@ -16,7 +16,8 @@ that already finished in this batch, and (2) it shares no value MISP still corre
 correlations on, any IP with any IP or CIDR). A value MISP no longer correlates does not count: types in
 ``NON_CORRELATING_TYPES``, ``disable_correlation``, correlation switched off, and over-correlating values (more
 than ``MISP.correlation_limit`` attributes of finished adds hold it: MISP then blocks the value and inserts nothing;
-when the limit cannot be read, no value is taken as over-correlating). Otherwise the event waits for the adds in
+when the limit cannot be read, no value is taken as over-correlating; or MISP lists it as blocked, having blocked it
+during this batch). Otherwise the event waits for the adds in
 flight that stand in its way; the first event naming a new tag or organisation is added alone. A failed add is
 kept and reported when the queue closes (:meth:`AddQueue.close`).
 """
@@ -118,9 +119,19 @@ class AddQueue:
     At most ``max_waiting`` adds are queued or in flight (memory stays flat on a long pull)."""
 
     def __init__(self, add: Callable[[dict[str, Any]], Any], *, writers: int, location: str,
-                 correlation: CorrelationSettings = CorrelationSettings(), max_waiting: int = 8):
+                 correlation: CorrelationSettings = CorrelationSettings(), max_waiting: int = 8,
+                 over_correlating: Callable[[], set[str] | None] | None = None, refresh_every: int = 5):
         self._add = add
         self.correlation = correlation
+        # MISP's list of blocked (over-correlating) values, case-folded, or None when it cannot be read. A value
+        # blocked already when the batch starts may be a stale entry (its attributes deleted since, MISP would
+        # correlate it again); one blocked during the batch has more holders than MISP's limit right now.
+        self._over_correlating = over_correlating
+        self._refresh_every = refresh_every
+        self._blocked_before = over_correlating() if over_correlating else None
+        self._blocked_now: set[str] = set()
+        self._finished = 0  # adds finished in this batch
+        self._refreshed_at = 0  # ... when the list was last read
         self._holders: Counter[str] = Counter()  # attributes per value in adds that finished in this batch
         self.location = location
         self.max_waiting = max(max_waiting, writers)
@@ -140,6 +151,8 @@ class AddQueue:
                 blocking = [a for a in self._adds.values() if not ready or self._shares_live_value(a.values, values)]
             if not blocking and len(self._adds) < self.max_waiting:
                 break
+            if blocking and ready and self._refresh_blocked():
+                continue  # MISP may have blocked the shared value meanwhile: look again
             self._wait(blocking[0] if blocking else next(iter(self._adds.values())))
         self._adds[event["uuid"]] = _Add(self._pool.submit(self._run, event, needs, values), values)
 
@@ -147,14 +160,36 @@ class AddQueue:
         """A value both hold that MISP still correlates: not over-correlating (MISP stops correlating a value once
         more than ``MISP.correlation_limit`` other attributes hold it, and then inserts nothing for it)."""
         limit = self.correlation.limit
-        return any(limit is None or value == ANY_IP or self._holders[value] <= limit
+        return any(value == ANY_IP or ((limit is None or self._holders[value] <= limit)
+                                       and value not in self._blocked_now)
                    for value in theirs.keys() & ours.keys())
+
+    def _refresh_blocked(self) -> bool:
+        """Read MISP's over-correlating values again (at most once every ``refresh_every`` finished adds); True
+        when a value became blocked since the last reading."""
+        if self._over_correlating is None or self._blocked_before is None:
+            return False
+        with self._lock:
+            due = self._finished - self._refreshed_at >= self._refresh_every
+            if due:
+                self._refreshed_at = self._finished
+        if not due:
+            return False
+        listed = self._over_correlating()
+        if listed is None:
+            self._over_correlating = None  # not readable with this key: the limit rule alone from now on
+            return False
+        newly = (listed - self._blocked_before) - self._blocked_now
+        with self._lock:
+            self._blocked_now |= newly
+        return bool(newly)
 
     def _run(self, event: dict[str, Any], needs: frozenset[tuple[str, str]], values: Counter[str]) -> Any:
         result = self._add(event)
         with self._lock:
             self._created |= needs
             self._holders.update(values)
+            self._finished += 1
         return result
 
     def wait_for(self, event_uuid: str) -> None:

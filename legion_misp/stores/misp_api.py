@@ -169,8 +169,10 @@ class MispApiStore(EventStore):
         keeps those groups for its next run). An event another client creates meanwhile makes its add fail the
         same way (MISP refuses a second copy of a uuid); the next run compares and updates it."""
         self._known = self._all_uuids()
+        correlation = self._correlation_settings()
         self._adds = AddQueue(lambda event: self._write(event, None, False), writers=self.parallel_adds,
-                              location=self.url, correlation=self._correlation_settings())
+                              location=self.url, correlation=correlation,
+                              over_correlating=self._over_correlating if self.parallel_adds > 1 else None)
         try:
             yield self
         finally:
@@ -199,6 +201,23 @@ class MispApiStore(EventStore):
             limit = None
         return CorrelationSettings(disabled=_flag(values["MISP.completely_disable_correlation"]), limit=limit,
                                    advanced=_flag(values["MISP.enable_advanced_correlations"]))
+
+    def _over_correlating(self) -> set[str] | None:
+        """The values MISP has blocked as over-correlating (``GET /correlations/overCorrelations``, a site admin's
+        right; the first 1,000), case-folded; None when they cannot be read."""
+        try:
+            answer = self._request("GET", "correlations/overCorrelations/limit:1000", None)
+        except StoreError:
+            return None
+        rows = answer.get("response", answer) if isinstance(answer, dict) else answer
+        if not isinstance(rows, list):
+            return None
+        values = set()
+        for row in rows:
+            entry = row.get("OverCorrelatingValue", row) if isinstance(row, dict) else None
+            if isinstance(entry, dict) and isinstance(entry.get("value"), str):
+                values.add(entry["value"].casefold())
+        return values
 
     def _all_uuids(self) -> set[str]:
         uuids: set[str] = set()
