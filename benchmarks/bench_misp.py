@@ -135,15 +135,7 @@ def _import_rows(a: Any, workdir: Path, count: int) -> list[dict]:
         feed.upsert_many(ours_events)
 
     a.reset()
-    server = _taxii(workdir)
-    try:
-        _timed(_sync_job(workdir, server, "orgA", FeedStore(workdir / "feed", create=False)), "push")
-        pull_time = _timed(_sync_job(workdir, server, "orgB", _store(a)), "pull")
-    finally:
-        server.stop()
-    pulled = sum(1 for _ in _store(a).query())
-    if pulled != count:
-        raise RuntimeError(f"pull stored {pulled} of {count}")
+    _, pull_time = _push_then_pull(workdir, workdir, FeedStore(workdir / "feed", create=False), a, count)
     rows.append(_row(f"sync pull into the MISP store, {count} events", count / pull_time, "events/s",
                      baseline=label, ratio=pull_time / baseline, target="info"))
     return rows
@@ -176,15 +168,21 @@ def _legion_sync(a: Any, b: Any, workdir: Path) -> tuple[float, float]:
     """``legion sync push`` from A's MISP store into a fresh OpenTAXII, then ``legion sync pull`` into B's."""
     b.reset()
     workdir.mkdir(parents=True, exist_ok=True)
-    taxii = _taxii(workdir / "opentaxii")
+    return _push_then_pull(workdir, workdir / "opentaxii", _store(a), b, SYNC_EVENTS)
+
+
+def _push_then_pull(workdir: Path, taxii_dir: Path, source: Any, target: Any, expected: int) -> tuple[float, float]:
+    """Seconds of ``legion sync push`` from ``source`` into a fresh OpenTAXII and of ``legion sync pull`` from it
+    into the ``target`` MISP's store, which must then hold ``expected`` events."""
+    taxii = _taxii(taxii_dir)
     try:
-        push = _timed(_sync_job(workdir, taxii, "orgA", _store(a)), "push")
-        pull = _timed(_sync_job(workdir, taxii, "orgB", _store(b)), "pull")
+        push = _timed(_sync_job(workdir, taxii, "orgA", source), "push")
+        pull = _timed(_sync_job(workdir, taxii, "orgB", _store(target)), "pull")
     finally:
         taxii.stop()
-    pulled = sum(1 for _ in _store(b).query())
-    if pulled != SYNC_EVENTS:
-        raise RuntimeError(f"legion pull stored {pulled} of {SYNC_EVENTS}")
+    pulled = sum(1 for _ in _store(target).query())
+    if pulled != expected:
+        raise RuntimeError(f"legion pull stored {pulled} of {expected}")
     return push, pull
 
 
